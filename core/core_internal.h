@@ -1,0 +1,82 @@
+/*
+** core_internal.h: the structures that topic.c, segment.c, cursor.c and
+** store.c share. Nothing outside core/ includes this file.
+**
+** LOCKING. A topic has two mutexes:
+**   append_mu  serialises the writers of a topic: appends, rolls, and the
+**              replacement of segments. It is held across the write(2) of a
+**              batch, so writers queue behind each other as they would on
+**              one O_APPEND file.
+**   mu         protects the published state: the segment list, each
+**              segment's size, ends, counts and index, the settings, the
+**              name. It is held only for short, I/O-free sections, so a
+**              reader never waits for a writer's I/O.
+** Order: append_mu before mu. A store's own mutex (store.c) is taken before
+** either. A segment is reference-counted; a cursor or a sync holds a
+** reference while it uses the segment without mu.
+*/
+#ifndef TOPICFS_CORE_INTERNAL_H
+#define TOPICFS_CORE_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "config.h"
+#include "index.h"
+#include "store.h"
+
+typedef struct seg {
+	atomic_int refs;
+	uint64_t base_offset;
+	uint64_t base_bytepos;
+	int64_t created_ms;
+	int fd;	       /* the segment file, read-only once sealed */
+	int idx_fd;    /* the newest segment's growing index file, else -1 */
+	int compressed;
+	/* Protected by the topic's mu: */
+	int sealed;
+	uint64_t size;	      /* file bytes that hold valid batches */
+	uint64_t end_offset;  /* newest: next offset; sealed: the successor's base */
+	uint64_t end_bytepos; /* likewise for byte positions */
+	uint64_t records;
+	int64_t max_ts_ms;
+	uint64_t last_index_loc; /* location of the newest index entry */
+	idx index;
+} seg;
+
+struct topic {
+	atomic_int refs;
+	store *st;
+	int dirfd; /* the topic's directory; follows renames */
+	pthread_mutex_t append_mu;
+	pthread_mutex_t mu;
+	/* Protected by mu: */
+	char name[STORE_NAME_MAX + 1];
+	seg **segs; /* oldest first; the last one is the newest, never sealed */
+	size_t nsegs, segs_cap;
+	cfg own; /* the topic's overrides, as stored in topic.conf */
+	cfg eff; /* store defaults merged with own */
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	int64_t created_ms;
+	int64_t last_ts_ms; /* newest batch's time; batch times never go back */
+	int deleted;
+	int failed; /* a sync failed: appends refuse with -EIO (see topic_sync) */
+	/* Protected by append_mu: */
+	unsigned char *wbuf;
+	size_t wcap;
+};
+
+/* topic.c, for store.c */
+int topic_create_dir(int parent_dirfd, const char *dirname, mode_t mode, uid_t uid, gid_t gid);
+int topic_load(store *st, int topics_dirfd, const char *name, topic **out);
+void topic_mark_deleted(topic *t);
+void topic_set_name(topic *t, const char *name);
+
+/* store.c, for topic.c */
+const cfg *store_defaults(const store *s);
+
+#endif

@@ -1,0 +1,18 @@
+/*
+** crc32c.h: CRC-32C (Castagnoli), the checksum of every stored batch,
+** segment header and index entry.
+*/
+#ifndef TOPICFS_CRC32C_H
+#define TOPICFS_CRC32C_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/*
+** Extend crc (0 to start) with len bytes at buf. The result matches the
+** usual CRC-32C definition: crc32c(0, "123456789", 9) == 0xe3069283.
+** Uses the SSE4.2 instruction when the CPU has it, a table otherwise.
+*/
+uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
+
+#endif

@@ -1,0 +1,70 @@
+/*
+** cursor.h: a sequential reader of a topic.
+**
+** A cursor stands at a byte position of the rendered log (see topic.h) and
+** reads forward from it. Each call continues in O(1) from where the last
+** one stopped, whatever happens meanwhile: appends, segment rolls, a
+** segment replaced by compaction or compression, or deleted by retention (a
+** cursor keeps the segment it is in open and reads it to its end).
+**
+** Positions that no retained record covers are skipped: a cursor placed
+** before the first retained byte, or in a record that was removed, moves to
+** the start of the next retained record. cur_pos() tells where the cursor
+** really is, so a caller can tell a skip from a plain read.
+**
+** A cursor is not thread-safe; use one per reader. It holds a reference to
+** its topic.
+*/
+#ifndef TOPICFS_CURSOR_H
+#define TOPICFS_CURSOR_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "store.h"
+
+typedef struct cursor cursor;
+
+/* A cursor at bytepos of the whole log. */
+int cur_open(topic *t, uint64_t bytepos, cursor **out);
+
+/*
+** A cursor confined to the segment whose base offset is base_offset: it
+** starts at the segment's first byte and reads nothing past the segment's
+** end (the next segment's start). -ENOENT when there is no such segment.
+*/
+int cur_open_segment(topic *t, uint64_t base_offset, cursor **out);
+
+void cur_close(cursor *c);
+
+/* Move to bytepos (of the whole log, also for a confined cursor). */
+void cur_seek(cursor *c, uint64_t bytepos);
+
+/* Where the next byte read comes from. */
+uint64_t cur_pos(const cursor *c);
+
+/*
+** Copy up to len bytes of the rendered log from the cursor's position into
+** buf and advance. Returns the number of bytes (0: nothing more for now, at
+** the end of the log or of the segment), or -EIO when a stored record fails
+** its check (logged with its segment and offset), or another -errno.
+*/
+ssize_t cur_read(cursor *c, void *buf, size_t len);
+
+typedef struct cur_record {
+	uint64_t offset;
+	uint64_t bytepos;
+	int64_t timestamp_ms;
+	const char *payload; /* valid until the next call on the cursor */
+	size_t len;
+} cur_record;
+
+/*
+** The next whole record that starts at or after the cursor's position; the
+** cursor moves past it. Returns 1 and *rec, 0 when there is none yet, or a
+** negative errno (-EIO as for cur_read).
+*/
+int cur_next(cursor *c, cur_record *rec);
+
+#endif

@@ -1,0 +1,176 @@
+/*
+** io.c: whole reads and writes, durable replacement, and the test fault hook.
+*/
+#include "io.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+static atomic_int fault_countdown; /* 0: disarmed */
+static atomic_int fault_err;
+
+void io_fault_arm(int n, int err)
+{
+	atomic_store(&fault_err, err);
+	atomic_store(&fault_countdown, n);
+}
+
+static int fault_hit(void)
+{
+	int n = atomic_load(&fault_countdown);
+	while (n > 0) {
+		if (atomic_compare_exchange_weak(&fault_countdown, &n, n - 1))
+			return n == 1 ? atomic_load(&fault_err) : 0;
+	}
+	return 0;
+}
+
+int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	const char *p = buf;
+	int err = fault_hit();
+	if (err)
+		return -err;
+	while (len > 0) {
+		ssize_t n = pwrite(fd, p, len, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		p += n;
+		off += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+ssize_t io_pread_all(int fd, void *buf, size_t len, off_t off)
+{
+	char *p = buf;
+	size_t done = 0;
+	while (done < len) {
+		ssize_t n = pread(fd, p + done, len - done, off + (off_t)done);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		if (n == 0)
+			break;
+		done += (size_t)n;
+	}
+	return (ssize_t)done;
+}
+
+int io_datasync(int fd)
+{
+	return fdatasync(fd) < 0 ? -errno : 0;
+}
+
+int io_fsync(int fd)
+{
+	return fsync(fd) < 0 ? -errno : 0;
+}
+
+int io_replace_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	char tmp[512];
+	int fd, rc;
+
+	if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int)sizeof tmp)
+		return -ENAMETOOLONG;
+	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	rc = io_pwrite_all(fd, buf, len, 0);
+	if (rc == 0)
+		rc = io_fsync(fd);
+	close(fd);
+	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
+		rc = -errno;
+	if (rc == 0)
+		rc = io_fsync(dirfd);
+	else
+		unlinkat(dirfd, tmp, 0);
+	return rc;
+}
+
+int io_read_file(int dirfd, const char *name, char **buf, size_t *len)
+{
+	struct stat st;
+	char *b = NULL;
+	ssize_t n;
+	int rc = 0;
+	int fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return -errno;
+	if (fstat(fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	b = malloc((size_t)st.st_size + 1);
+	if (!b) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = io_pread_all(fd, b, (size_t)st.st_size, 0);
+	if (n < 0) {
+		rc = (int)n;
+		free(b);
+		goto out;
+	}
+	b[n] = 0;
+	*buf = b;
+	*len = (size_t)n;
+out:
+	close(fd);
+	return rc;
+}
+
+int io_remove_tree(int parent, const char *name)
+{
+	int fd, rc = 0;
+	DIR *d;
+	struct dirent *de;
+
+	if (unlinkat(parent, name, 0) == 0 || errno == ENOENT)
+		return 0;
+	if (errno != EISDIR && errno != EPERM)
+		return -errno;
+	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -errno;
+	d = fdopendir(fd);
+	if (!d) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	while ((de = readdir(d)) != NULL) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		int r = io_remove_tree(dirfd(d), de->d_name);
+		if (r && !rc)
+			rc = r;
+	}
+	closedir(d);
+	if (unlinkat(parent, name, AT_REMOVEDIR) < 0 && errno != ENOENT && !rc)
+		rc = -errno;
+	return rc;
+}
+
+int64_t io_now_ms(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}

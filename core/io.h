@@ -1,0 +1,77 @@
+/*
+** io.h: the file I/O every core module goes through: whole reads and
+** writes that loop on EINTR and short counts, durable file replacement,
+** little-endian field encoding, and a fault hook for the tests.
+**
+** Functions return 0 (or a byte count) on success and a negative errno.
+*/
+#ifndef TOPICFS_IO_H
+#define TOPICFS_IO_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/types.h>
+
+/* Write all len bytes at off. On failure nothing is promised about how
+** much was written; the caller undoes it (see topic_append). */
+int io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* Read up to len bytes at off; returns the count (short only at end of
+** file) or -errno. */
+ssize_t io_pread_all(int fd, void *buf, size_t len, off_t off);
+
+/* fdatasync / fsync, as -errno. */
+int io_datasync(int fd);
+int io_fsync(int fd);
+
+/*
+** Replace dirfd/name with buf, durably: write "name.tmp", fsync it, rename
+** it over name, fsync the directory. A crash leaves either the old or the
+** new file (and maybe a stale "name.tmp", which the owner removes at open).
+*/
+int io_replace_file(int dirfd, const char *name, const void *buf, size_t len);
+
+/* Read a whole (small) file into a malloc'd buffer (*len bytes, plus a
+** NUL after them). */
+int io_read_file(int dirfd, const char *name, char **buf, size_t *len);
+
+/* Remove dirfd/name and everything below it. Missing is not an error. */
+int io_remove_tree(int dirfd, const char *name);
+
+/* Wall-clock time in milliseconds since the epoch. */
+int64_t io_now_ms(void);
+
+/*
+** Fault injection for tests: after io_fault_arm(n, err), the n-th following
+** write (1 = the next one) through io_pwrite_all fails with -err, having
+** written nothing. io_fault_arm(0, 0) disarms.
+*/
+void io_fault_arm(int n, int err);
+
+static inline void io_put32(unsigned char *p, uint32_t v)
+{
+	for (int i = 0; i < 4; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline void io_put64(unsigned char *p, uint64_t v)
+{
+	for (int i = 0; i < 8; i++)
+		p[i] = (unsigned char)(v >> (8 * i));
+}
+static inline uint32_t io_get32(const unsigned char *p)
+{
+	uint32_t v = 0;
+	for (int i = 0; i < 4; i++)
+		v |= (uint32_t)p[i] << (8 * i);
+	return v;
+}
+static inline uint64_t io_get64(const unsigned char *p)
+{
+	uint64_t v = 0;
+	for (int i = 0; i < 8; i++)
+		v |= (uint64_t)p[i] << (8 * i);
+	return v;
+}
+
+#endif

@@ -1,0 +1,732 @@
+/*
+** topic.c: a topic, the segments that hold its log, and its settings.
+**
+** TOPIC DIRECTORY (DATADIR/topics/NAME/, see store.c):
+**   topic.conf                       the topic's own settings and metadata
+**   NNNNNNNNNNNNNNNNNNNN.log/.index  its segments (segment.c, index.c)
+**
+** topic.conf is text, one "name=value\n" per line: every setting the topic
+** overrides (config.c names them), plus "mode=" (octal), "uid=", "gid=" and
+** "created.ms=". It is replaced durably as a whole (io_replace_file).
+**
+** APPEND. A writer holds append_mu, encodes its lines as one batch in the
+** topic's buffer, writes it at the end of the newest segment with one
+** pwrite, and then publishes the new end under mu. Readers only read up to
+** the published size, so they never see a batch being written; a failed
+** write is cut off again (ftruncate) before append_mu is released. Batch
+** times never go back, even if the clock does, so the time index stays
+** sorted.
+**
+** ROLL. When the newest segment would grow past segment.bytes, or its first
+** record is older than segment.ms, it is sealed (data synced, complete index
+** written) and a new segment starts at the next offset and byte position.
+*/
+#include "topic.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core_internal.h"
+#include "cursor.h"
+#include "io.h"
+#include "log.h"
+#include "record.h"
+#include "segment.h"
+
+#define CONF_NAME "topic.conf"
+#define WBUF_KEEP (256u << 10) /* a larger append buffer is freed after use */
+
+/* ---- topic.conf ---- */
+
+struct meta {
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+	int64_t created_ms;
+};
+
+static int parse_meta(const char *name, const char *v, size_t n, void *arg)
+{
+	struct meta *m = arg;
+	char buf[32];
+	char *end;
+	unsigned long long x;
+
+	if (n == 0 || n >= sizeof buf)
+		return -EINVAL;
+	memcpy(buf, v, n);
+	buf[n] = 0;
+	errno = 0;
+	x = strtoull(buf, &end, !strcmp(name, "mode") ? 8 : 10);
+	if (errno || *end)
+		return -EINVAL;
+	if (!strcmp(name, "mode"))
+		m->mode = (mode_t)(x & 07777);
+	else if (!strcmp(name, "uid"))
+		m->uid = (uid_t)x;
+	else if (!strcmp(name, "gid"))
+		m->gid = (gid_t)x;
+	else if (!strcmp(name, "created.ms"))
+		m->created_ms = (int64_t)x;
+	else
+		return -EINVAL;
+	return 0;
+}
+
+static int write_conf(int dirfd, const cfg *own, const struct meta *m)
+{
+	size_t max = cfg_format_max() + 128;
+	char *buf = malloc(max);
+	size_t len;
+	int rc;
+
+	if (!buf)
+		return -ENOMEM;
+	len = cfg_format(own, buf);
+	len += (size_t)snprintf(buf + len, max - len, "mode=%04o\nuid=%u\ngid=%u\ncreated.ms=%" PRId64 "\n",
+				(unsigned)m->mode, (unsigned)m->uid, (unsigned)m->gid, m->created_ms);
+	rc = io_replace_file(dirfd, CONF_NAME, buf, len);
+	free(buf);
+	return rc;
+}
+
+/* ---- creation and loading ---- */
+
+int topic_create_dir(int parent, const char *dirname, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct meta m = {.mode = mode & 07777, .uid = uid, .gid = gid, .created_ms = io_now_ms()};
+	cfg own;
+	seg *s;
+	int fd, rc;
+
+	if (mkdirat(parent, dirname, 0755) < 0)
+		return -errno;
+	fd = openat(parent, dirname, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	cfg_defaults(&own);
+	rc = write_conf(fd, &own, &m);
+	if (rc == 0 && (rc = seg_create(fd, 0, 0, m.created_ms, &s)) == 0)
+		seg_unref(s);
+	if (rc == 0)
+		rc = io_fsync(fd);
+	close(fd);
+	return rc;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Base offsets of the segment files in dirfd, sorted; removes stale
+** "*.tmp" files that an interrupted replacement left. */
+static int list_segments(int dirfd, uint64_t **out, size_t *n)
+{
+	int fd = dup(dirfd);
+	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	struct dirent *de;
+	uint64_t *v = NULL;
+	size_t cnt = 0, cap = 0;
+
+	if (!d) {
+		if (fd >= 0)
+			close(fd);
+		return -errno;
+	}
+	rewinddir(d);
+	while ((de = readdir(d)) != NULL) {
+		uint64_t base;
+		size_t len = strlen(de->d_name);
+		if (len > 4 && !strcmp(de->d_name + len - 4, ".tmp")) {
+			log_info("removing %s, left by an interrupted rewrite", de->d_name);
+			unlinkat(dirfd, de->d_name, 0);
+			continue;
+		}
+		if (!seg_parse_name(de->d_name, &base))
+			continue;
+		if (cnt == cap) {
+			cap = cap ? cap * 2 : 16;
+			uint64_t *nv = realloc(v, cap * sizeof *nv);
+			if (!nv) {
+				free(v);
+				closedir(d);
+				return -ENOMEM;
+			}
+			v = nv;
+		}
+		v[cnt++] = base;
+	}
+	closedir(d);
+	qsort(v, cnt, sizeof *v, cmp_u64);
+	*out = v;
+	*n = cnt;
+	return 0;
+}
+
+static topic *topic_new(store *st, const char *name)
+{
+	topic *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	atomic_init(&t->refs, 1);
+	t->st = st;
+	t->dirfd = -1;
+	pthread_mutex_init(&t->append_mu, NULL);
+	pthread_mutex_init(&t->mu, NULL);
+	snprintf(t->name, sizeof t->name, "%s", name);
+	return t;
+}
+
+/* Open the segments of t, newest first so that each sealed one can be
+** checked against its successor. */
+static int load_segments(topic *t)
+{
+	uint64_t *bases = NULL;
+	size_t n = 0;
+	int rc = list_segments(t->dirfd, &bases, &n);
+
+	if (rc < 0)
+		return rc;
+	if (n == 0) {
+		/* Only a crash between mkdir and the first segment's creation can
+		** leave this (creation happens in tmp/, so not even that): start
+		** an empty log. */
+		seg *s;
+		free(bases);
+		if ((rc = seg_create(t->dirfd, 0, 0, io_now_ms(), &s)) < 0)
+			return rc;
+		t->segs = malloc(sizeof *t->segs);
+		if (!t->segs) {
+			seg_unref(s);
+			return -ENOMEM;
+		}
+		t->segs[0] = s;
+		t->nsegs = t->segs_cap = 1;
+		return 0;
+	}
+	t->segs = calloc(n, sizeof *t->segs);
+	if (!t->segs) {
+		free(bases);
+		return -ENOMEM;
+	}
+	t->segs_cap = n;
+	size_t first = n; /* segs[first..n) are open */
+	for (size_t i = n; i-- > 0;) {
+		seg *s;
+		const seg *next = first < n ? t->segs[first] : NULL;
+		rc = seg_open(t->dirfd, bases[i], next, &s);
+		if (rc == -EBADMSG && next == NULL && i > 0) {
+			/* A newest segment without a valid header holds nothing that
+			** was ever acknowledged (the header is written first). */
+			struct stat st;
+			char name[32];
+			seg_log_name(bases[i], name);
+			if (fstatat(t->dirfd, name, &st, 0) == 0 && st.st_size <= SEG_HEADER_SIZE) {
+				log_warn("topic %s: removing empty segment %s with a torn header", t->name, name);
+				unlinkat(t->dirfd, name, 0);
+				seg_index_name(bases[i], name);
+				unlinkat(t->dirfd, name, 0);
+				continue;
+			}
+		}
+		if (rc < 0) {
+			log_error("topic %s: cannot open segment %020" PRIu64 ": %s", t->name, bases[i],
+				  strerror(-rc));
+			break;
+		}
+		t->segs[--first] = s;
+	}
+	free(bases);
+	if (rc < 0)
+		return rc;
+	/* Close the gap left by removed torn segments. */
+	if (first > 0) {
+		memmove(t->segs, t->segs + first, (n - first) * sizeof *t->segs);
+		t->nsegs = n - first;
+	} else {
+		t->nsegs = n;
+	}
+	t->last_ts_ms = t->segs[t->nsegs - 1]->max_ts_ms;
+	return 0;
+}
+
+int topic_load(store *st, int topics_dirfd, const char *name, topic **out)
+{
+	topic *t = topic_new(st, name);
+	struct meta m = {.mode = 0755};
+	char *buf = NULL;
+	size_t len;
+	int rc;
+
+	if (!t)
+		return -ENOMEM;
+	t->dirfd = openat(topics_dirfd, name, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (t->dirfd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((rc = io_read_file(t->dirfd, CONF_NAME, &buf, &len)) < 0 ||
+	    (rc = cfg_parse(buf, len, &t->own, parse_meta, &m)) < 0) {
+		log_error("topic %s: %s is %s", name, CONF_NAME, rc == -ENOENT ? "missing" : "damaged");
+		free(buf);
+		goto fail;
+	}
+	free(buf);
+	t->mode = m.mode;
+	t->uid = m.uid;
+	t->gid = m.gid;
+	t->created_ms = m.created_ms;
+	cfg_merge(store_defaults(st), &t->own, &t->eff);
+	if ((rc = load_segments(t)) < 0)
+		goto fail;
+	*out = t;
+	return 0;
+fail:
+	topic_unref(t);
+	return rc;
+}
+
+void topic_ref(topic *t)
+{
+	atomic_fetch_add(&t->refs, 1);
+}
+
+void topic_unref(topic *t)
+{
+	if (!t || atomic_fetch_sub(&t->refs, 1) != 1)
+		return;
+	for (size_t i = 0; i < t->nsegs; i++)
+		seg_unref(t->segs[i]);
+	free(t->segs);
+	free(t->wbuf);
+	if (t->dirfd >= 0)
+		close(t->dirfd);
+	pthread_mutex_destroy(&t->append_mu);
+	pthread_mutex_destroy(&t->mu);
+	free(t);
+}
+
+void topic_mark_deleted(topic *t)
+{
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	t->deleted = 1;
+	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_unlock(&t->append_mu);
+}
+
+void topic_set_name(topic *t, const char *name)
+{
+	pthread_mutex_lock(&t->mu);
+	snprintf(t->name, sizeof t->name, "%s", name);
+	pthread_mutex_unlock(&t->mu);
+}
+
+void topic_name(topic *t, char *buf)
+{
+	pthread_mutex_lock(&t->mu);
+	memcpy(buf, t->name, sizeof t->name);
+	pthread_mutex_unlock(&t->mu);
+}
+
+/* ---- append and roll ---- */
+
+/* Seal the newest segment and start the next. Caller holds append_mu. */
+static int roll_locked(topic *t, int64_t now_ms)
+{
+	seg *old = t->segs[t->nsegs - 1], *ns;
+	int rc;
+
+	if (old->records == 0 && old->end_offset == old->base_offset)
+		return 0;
+	if ((rc = seg_seal(t->dirfd, old)) < 0 ||
+	    (rc = seg_create(t->dirfd, old->end_offset, old->end_bytepos, now_ms, &ns)) < 0) {
+		log_error("topic %s: cannot roll segment %020" PRIu64 ": %s", t->name,
+			  old->base_offset, strerror(-rc));
+		return rc;
+	}
+	pthread_mutex_lock(&t->mu);
+	if (t->nsegs == t->segs_cap) {
+		size_t cap = t->segs_cap * 2 + 4;
+		seg **nv = realloc(t->segs, cap * sizeof *nv);
+		if (!nv) {
+			pthread_mutex_unlock(&t->mu);
+			seg_unref(ns);
+			return -ENOMEM;
+		}
+		t->segs = nv;
+		t->segs_cap = cap;
+	}
+	old->sealed = 1;
+	t->segs[t->nsegs++] = ns;
+	pthread_mutex_unlock(&t->mu);
+	if (old->idx_fd >= 0) {
+		close(old->idx_fd);
+		old->idx_fd = -1;
+	}
+	return 0;
+}
+
+int topic_roll(topic *t)
+{
+	int rc;
+	pthread_mutex_lock(&t->append_mu);
+	rc = t->deleted ? -ENOENT : roll_locked(t, io_now_ms());
+	pthread_mutex_unlock(&t->append_mu);
+	return rc;
+}
+
+/* Walks the lines of an iovec array. */
+struct line_iter {
+	const struct iovec *iov;
+	int iovcnt;
+	int i;	    /* current iovec */
+	size_t off; /* offset in it */
+};
+
+/* Length of the next line (up to its '\n'), or -1 when no '\n' is left.
+** The position does not move. */
+static ssize_t next_line_len(const struct line_iter *it)
+{
+	size_t len = 0, off = it->off;
+	for (int i = it->i; i < it->iovcnt; i++, off = 0) {
+		const char *b = (const char *)it->iov[i].iov_base + off;
+		size_t n = it->iov[i].iov_len - off;
+		const char *nl = memchr(b, '\n', n);
+		if (nl)
+			return (ssize_t)(len + (size_t)(nl - b));
+		len += n;
+	}
+	return -1;
+}
+
+/* Copy len bytes to dst (unless it is NULL) and step over them and the
+** '\n' after them. */
+static void take_line(struct line_iter *it, unsigned char *dst, size_t len)
+{
+	size_t want = len + 1;
+	while (want > 0) {
+		size_t n = it->iov[it->i].iov_len - it->off;
+		if (n > want)
+			n = want;
+		size_t copy = n < len ? n : len;
+		if (dst) {
+			memcpy(dst, (const char *)it->iov[it->i].iov_base + it->off, copy);
+			dst += copy;
+		}
+		len -= copy;
+		want -= n;
+		it->off += n;
+		if (it->off == it->iov[it->i].iov_len) {
+			it->i++;
+			it->off = 0;
+		}
+	}
+}
+
+int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
+{
+	struct line_iter it = {iov, iovcnt, 0, 0};
+	size_t total = 0, enc = REC_HEADER_SIZE, count = 0;
+	int64_t max_msg, seg_bytes, seg_ms, now = io_now_ms();
+	unsigned char *buf;
+	rec_encoder e;
+	seg *s;
+	int rc = 0, last_nl = 0;
+
+	for (int i = 0; i < iovcnt; i++) {
+		total += iov[i].iov_len;
+		if (iov[i].iov_len)
+			last_nl = ((const char *)iov[i].iov_base)[iov[i].iov_len - 1] == '\n';
+	}
+	if (total == 0 || !last_nl)
+		return -EINVAL;
+
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	rc = t->deleted ? -ENOENT : t->failed ? -EIO : 0;
+	max_msg = t->eff.max_message_bytes;
+	seg_bytes = t->eff.segment_bytes;
+	seg_ms = t->eff.segment_ms;
+	pthread_mutex_unlock(&t->mu);
+	if (rc < 0)
+		goto out;
+
+	/* Pass 1: sizes, and the max.message.bytes check. */
+	for (struct line_iter p = it;;) {
+		ssize_t len = next_line_len(&p);
+		if (len < 0)
+			break;
+		if (len > max_msg) {
+			log_warn("topic %s: refused a %zd-byte line (max.message.bytes is %" PRId64 ")",
+				 t->name, len, max_msg);
+			rc = -EMSGSIZE;
+			goto out;
+		}
+		enc += rec_encoded_size((size_t)len);
+		count++;
+		take_line(&p, NULL, (size_t)len);
+	}
+	if (enc > REC_MAX_BATCH) {
+		rc = -EMSGSIZE;
+		goto out;
+	}
+
+	/* Roll first if this batch would overfill the newest segment. */
+	s = t->segs[t->nsegs - 1];
+	if (s->records > 0 &&
+	    (s->size + enc > (uint64_t)seg_bytes + SEG_HEADER_SIZE ||
+	     (s->index.n > 0 && now - s->index.e[0].timestamp_ms >= seg_ms))) {
+		if (roll_locked(t, now) == 0)
+			s = t->segs[t->nsegs - 1];
+	}
+
+	if (enc > t->wcap) {
+		free(t->wbuf);
+		t->wcap = 0;
+		if (!(t->wbuf = malloc(enc))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		t->wcap = enc;
+	}
+	buf = t->wbuf;
+	rec_encode_begin(&e, buf);
+	for (size_t k = 0; k < count; k++) {
+		size_t len = (size_t)next_line_len(&it);
+		take_line(&it, rec_encode_record(&e, len), len);
+	}
+	if (now < t->last_ts_ms)
+		now = t->last_ts_ms;
+	size_t blen = rec_encode_end(&e, s->end_offset, s->end_bytepos, now);
+
+	rc = io_pwrite_all(s->fd, buf, blen, (off_t)s->size);
+	if (rc < 0) {
+		log_error("topic %s: append of %zu records failed: %s", t->name, count, strerror(-rc));
+		if (ftruncate(s->fd, (off_t)s->size) < 0)
+			log_error("topic %s: cannot cut the failed append: %s", t->name, strerror(errno));
+		goto out;
+	}
+
+	idx_entry ie = {.offset = s->end_offset, .bytepos = s->end_bytepos, .timestamp_ms = now,
+			.location = s->size, .nrec_before = (uint32_t)s->records};
+	int add_index = s->index.n == 0 || s->size - s->last_index_loc >= IDX_INTERVAL;
+	if (add_index && idx_append(s->idx_fd, s->index.n, &ie) < 0)
+		log_warn("topic %s: cannot write index entry (rebuilt at next open)", t->name);
+
+	pthread_mutex_lock(&t->mu);
+	if (add_index && idx_push(&s->index, &ie) == 0)
+		s->last_index_loc = ie.location;
+	if (first)
+		*first = s->end_offset;
+	s->size += blen;
+	s->end_offset += count;
+	s->end_bytepos += e.rendered;
+	s->records += count;
+	s->max_ts_ms = now;
+	t->last_ts_ms = now;
+	pthread_mutex_unlock(&t->mu);
+out:
+	if (t->wcap > WBUF_KEEP) {
+		free(t->wbuf);
+		t->wbuf = NULL;
+		t->wcap = 0;
+	}
+	pthread_mutex_unlock(&t->append_mu);
+	return rc;
+}
+
+int topic_sync(topic *t)
+{
+	seg *s;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->failed) {
+		pthread_mutex_unlock(&t->mu);
+		return -EIO;
+	}
+	s = t->segs[t->nsegs - 1];
+	seg_ref(s);
+	pthread_mutex_unlock(&t->mu);
+	rc = io_datasync(s->fd);
+	if (rc < 0) {
+		/* After a failed fsync the page cache may have dropped the data:
+		** refuse further appends rather than pretend (see STYLE.md). */
+		pthread_mutex_lock(&t->mu);
+		t->failed = 1;
+		pthread_mutex_unlock(&t->mu);
+		log_error("topic %s: sync failed (%s); appends are refused until remount", t->name,
+			  strerror(-rc));
+	}
+	seg_unref(s);
+	return rc;
+}
+
+/* ---- queries ---- */
+
+/* First retained record's offset and bytepos; caller holds mu. */
+static void first_record(const topic *t, uint64_t *offset, uint64_t *bytepos)
+{
+	for (size_t i = 0; i < t->nsegs; i++) {
+		const seg *s = t->segs[i];
+		if (s->records > 0 && s->index.n > 0) {
+			*offset = s->index.e[0].offset;
+			*bytepos = s->index.e[0].bytepos;
+			return;
+		}
+	}
+	*offset = t->segs[t->nsegs - 1]->end_offset;
+	*bytepos = t->segs[t->nsegs - 1]->end_bytepos;
+}
+
+void topic_get_info(topic *t, topic_info *out)
+{
+	memset(out, 0, sizeof *out);
+	pthread_mutex_lock(&t->mu);
+	first_record(t, &out->start_offset, &out->start_bytepos);
+	out->end_offset = t->segs[t->nsegs - 1]->end_offset;
+	out->end_bytepos = t->segs[t->nsegs - 1]->end_bytepos;
+	for (size_t i = 0; i < t->nsegs; i++) {
+		out->records += t->segs[i]->records;
+		out->stored_bytes += t->segs[i]->size;
+	}
+	out->segments = t->nsegs;
+	out->last_append_ms = t->last_ts_ms;
+	out->created_ms = t->created_ms;
+	out->mode = t->mode;
+	out->uid = t->uid;
+	out->gid = t->gid;
+	pthread_mutex_unlock(&t->mu);
+}
+
+int topic_set_owner(topic *t, mode_t mode, uid_t uid, gid_t gid)
+{
+	struct meta m;
+	cfg own;
+	int rc;
+
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	m = (struct meta){t->mode, t->uid, t->gid, t->created_ms};
+	own = t->own;
+	rc = t->deleted ? -ENOENT : 0;
+	pthread_mutex_unlock(&t->mu);
+	if (mode != (mode_t)-1)
+		m.mode = mode & 07777;
+	if (uid != (uid_t)-1)
+		m.uid = uid;
+	if (gid != (gid_t)-1)
+		m.gid = gid;
+	if (rc == 0 && (rc = write_conf(t->dirfd, &own, &m)) == 0) {
+		pthread_mutex_lock(&t->mu);
+		t->mode = m.mode;
+		t->uid = m.uid;
+		t->gid = m.gid;
+		pthread_mutex_unlock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->append_mu);
+	return rc;
+}
+
+void topic_config(topic *t, cfg *out)
+{
+	pthread_mutex_lock(&t->mu);
+	*out = t->eff;
+	pthread_mutex_unlock(&t->mu);
+}
+
+int topic_config_set(topic *t, int k, const char *value, size_t value_len)
+{
+	struct meta m;
+	cfg own;
+	int rc;
+
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	m = (struct meta){t->mode, t->uid, t->gid, t->created_ms};
+	own = t->own;
+	rc = t->deleted ? -ENOENT : 0;
+	pthread_mutex_unlock(&t->mu);
+	if (rc == 0 && (rc = cfg_set(&own, k, value, value_len)) < 0) {
+		if (rc == -EINVAL)
+			log_warn("topic %s: refused %s='%.*s': not a valid value", t->name,
+				 cfg_key_name(k), (int)(value_len > 64 ? 64 : value_len), value);
+	} else if (rc == 0 && (rc = write_conf(t->dirfd, &own, &m)) == 0) {
+		pthread_mutex_lock(&t->mu);
+		t->own = own;
+		cfg_merge(store_defaults(t->st), &t->own, &t->eff);
+		pthread_mutex_unlock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->append_mu);
+	return rc;
+}
+
+int topic_offset_bytepos(topic *t, uint64_t offset, uint64_t *bytepos)
+{
+	uint64_t start;
+	cursor *c;
+	cur_record r;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	if (offset >= t->segs[t->nsegs - 1]->end_offset) {
+		pthread_mutex_unlock(&t->mu);
+		return -EAGAIN;
+	}
+	/* The last segment that starts at or before offset, and in it the last
+	** index entry at or before offset: the record is at most one index
+	** interval (or one segment gap) after that point. */
+	size_t lo = 0, hi = t->nsegs;
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->segs[mid]->base_offset <= offset)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	const seg *s = t->segs[lo ? lo - 1 : 0];
+	ssize_t i = idx_find_offset(&s->index, offset);
+	start = i >= 0 ? s->index.e[i].bytepos : s->base_bytepos;
+	pthread_mutex_unlock(&t->mu);
+
+	if ((rc = cur_open(t, start, &c)) < 0)
+		return rc;
+	while ((rc = cur_next(c, &r)) == 1 && r.offset < offset)
+		;
+	if (rc == 1)
+		*bytepos = r.bytepos;
+	cur_close(c);
+	return rc == 1 ? 0 : rc == 0 ? -EAGAIN : rc;
+}
+
+int topic_segments(topic *t, topic_segment **out, size_t *n)
+{
+	topic_segment *v;
+
+	pthread_mutex_lock(&t->mu);
+	v = malloc(t->nsegs * sizeof *v);
+	if (!v) {
+		pthread_mutex_unlock(&t->mu);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < t->nsegs; i++) {
+		const seg *s = t->segs[i];
+		v[i] = (topic_segment){.base_offset = s->base_offset, .base_bytepos = s->base_bytepos,
+				       .end_bytepos = s->end_bytepos, .stored_bytes = s->size,
+				       .compressed = s->compressed};
+	}
+	*n = t->nsegs;
+	pthread_mutex_unlock(&t->mu);
+	*out = v;
+	return 0;
+}
