@@ -32,6 +32,8 @@ typedef struct seg {
 	uint64_t base_offset;
 	uint64_t base_bytepos;
 	int64_t created_ms;
+	uint64_t generation; /* 0 when created, +1 at every rewrite */
+	uint32_t hdr_crc;    /* the header's crc: names this version of the file */
 	int fd;	       /* the segment file, read-only once sealed */
 	int idx_fd;    /* the newest segment's growing index file, else -1 */
 	int compressed;

@@ -28,24 +28,17 @@
 #include "segment.h"
 #include "topic.h"
 
-#define CHUNK (256u << 10) /* bytes read from a segment at once */
-
 struct cursor {
 	topic *t;
 	seg *s;	       /* the segment being read, referenced; NULL until placed */
-	int placed;    /* s and loc are valid for pos */
-	int confined;  /* reads stop at the end of segment confine_base */
-	uint64_t confine_base;
+	int placed;    /* s and it are valid for pos */
+	int confined;  /* reads stop at the end of segment s */
 	uint64_t pos;  /* byte position of the next byte to return */
-	uint64_t loc;  /* location of the next batch to load in s */
-	/* file bytes [buf_loc, buf_loc + len) of s */
-	unsigned char *buf;
-	size_t cap, len;
-	uint64_t buf_loc;
+	seg_iter it;   /* over s's batches */
 	/* the current batch (have_batch), and the record at pos (have_rec) */
 	int have_batch;
 	rec_batch b;
-	rec_iter it;
+	rec_iter ri;
 	int have_rec;
 	const unsigned char *rec;
 	size_t rec_len;
@@ -100,7 +93,6 @@ int cur_open_segment(topic *t, uint64_t base_offset, cursor **out)
 	}
 	(*out)->s = s;
 	(*out)->confined = 1;
-	(*out)->confine_base = base_offset;
 	(*out)->pos = s->base_bytepos;
 	return 0;
 }
@@ -109,9 +101,9 @@ void cur_close(cursor *c)
 {
 	if (!c)
 		return;
+	seg_iter_free(&c->it);
 	seg_unref(c->s);
 	topic_unref(c->t);
-	free(c->buf);
 	free(c);
 }
 
@@ -126,11 +118,11 @@ uint64_t cur_pos(const cursor *c)
 	return c->pos;
 }
 
-/* Find the segment and the batch location to start from for c->pos. */
+/* Find the segment, and the batch or frame in it, to start from for pos. */
 static void place(cursor *c)
 {
 	topic *t = c->t;
-	seg *s = NULL;
+	seg *s;
 
 	pthread_mutex_lock(&t->mu);
 	if (c->confined) {
@@ -149,84 +141,52 @@ static void place(cursor *c)
 	if (c->pos < s->base_bytepos)
 		c->pos = s->base_bytepos;
 	ssize_t i = idx_find_bytepos(&s->index, c->pos);
-	c->loc = i >= 0 ? s->index.e[i].location : SEG_HEADER_SIZE;
-	if (s != c->s) {
+	uint64_t loc = i >= 0 ? s->index.e[i].location : SEG_HEADER_SIZE;
+	if (s != c->s || c->it.s != s) {
 		seg_ref(s);
-		seg_unref(c->s); /* may free a segment retention removed */
+		seg_iter_free(&c->it);
+		seg_unref(c->s); /* may free a segment that retention removed */
 		c->s = s;
-		c->len = 0;
+		seg_iter_init(&c->it, s, loc, s->size);
+	} else {
+		c->it.limit = s->size;
+		seg_iter_seek(&c->it, loc);
 	}
 	pthread_mutex_unlock(&t->mu);
 	c->placed = 1;
 }
 
-static int damaged(cursor *c, uint64_t loc, const char *why)
-{
-	char name[STORE_NAME_MAX + 1];
-	topic_name(c->t, name);
-	log_error("topic %s segment %020" PRIu64 ": %s at byte %" PRIu64 " (near offset %" PRIu64
-		  "); the read fails with EIO",
-		  name, c->s->base_offset, why, loc, c->have_batch ? c->b.base_offset : c->s->base_offset);
-	return -EIO;
-}
-
-/*
-** Make the batch at c->loc current (c->b, c->it). Returns 1, 0 when the
-** segment's published data ends at c->loc, or -EIO / -errno.
-*/
+/* The next batch of c->s. Returns 1, 0 when the segment has no more data
+** for now, or -errno (-EIO: damaged, logged with the topic's name). */
 static int load_batch(cursor *c)
 {
-	uint64_t loc = c->loc, limit;
-	size_t off;
+	const unsigned char *p;
+	uint64_t at;
 	int rc;
 
-	if (c->s->compressed)
-		return -ENOTSUP; /* compressed segments come with codec.c */
-	if (loc >= c->buf_loc && loc < c->buf_loc + c->len) {
-		off = (size_t)(loc - c->buf_loc);
-		rc = rec_decode_header(c->buf + off, c->len - off, &c->b);
-		if (rc == 0)
-			goto check;
-		if (rc == -EBADMSG)
-			return damaged(c, loc, "impossible batch header");
-	}
-	pthread_mutex_lock(&c->t->mu);
-	limit = c->s->size;
-	pthread_mutex_unlock(&c->t->mu);
-	if (loc >= limit)
-		return 0;
-	size_t want = limit - loc < CHUNK ? (size_t)(limit - loc) : CHUNK;
-	for (;;) {
-		if (want > c->cap) {
-			unsigned char *nb = realloc(c->buf, want);
-			if (!nb)
-				return -ENOMEM;
-			c->buf = nb;
-			c->cap = want;
-		}
-		ssize_t n = io_pread_all(c->s->fd, c->buf, want, (off_t)loc);
-		if (n < 0)
-			return (int)n;
-		c->buf_loc = loc;
-		c->len = (size_t)n;
-		off = 0;
-		rc = rec_decode_header(c->buf, c->len, &c->b);
-		if (rc == 0)
+	for (int pass = 0; pass < 2; pass++) {
+		rc = seg_iter_next(&c->it, &p, &c->b, &at);
+		if (rc != 0)
 			break;
-		if (rc == -EBADMSG || c->len < want || c->len < REC_HEADER_SIZE)
-			return damaged(c, loc, rc == -EBADMSG ? "impossible batch header" : "short segment file");
-		/* The batch is larger than what was read. */
-		uint32_t blen = io_get32(c->buf + 4);
-		if (loc + blen > limit)
-			return damaged(c, loc, "batch runs past the segment's end");
-		want = blen;
+		/* At the published end: see whether more was published since. */
+		pthread_mutex_lock(&c->t->mu);
+		uint64_t limit = c->s->size;
+		pthread_mutex_unlock(&c->t->mu);
+		if (limit == c->it.limit)
+			break;
+		c->it.limit = limit;
 	}
-check:
-	if (rec_check(c->buf + off, &c->b) < 0)
-		return damaged(c, loc, "batch fails its CRC");
-	rec_iter_init(&c->it, c->buf + off, &c->b);
-	c->have_batch = 1;
-	return 1;
+	if (rc == 1) {
+		rec_iter_init(&c->ri, p, &c->b);
+		c->have_batch = 1;
+	} else if (rc == -EIO) {
+		char name[STORE_NAME_MAX + 1];
+		topic_name(c->t, name);
+		log_error("topic %s: a read reached a damaged batch in segment %020" PRIu64
+			  " near byte position %" PRIu64,
+			  name, c->s->base_offset, c->pos);
+	}
+	return rc;
 }
 
 /* Go on to the segment after c->s. Returns 1, or 0 when there is none
@@ -237,7 +197,7 @@ static int next_segment(cursor *c)
 	seg *succ = NULL;
 
 	pthread_mutex_lock(&t->mu);
-	if (c->loc < c->s->size) {
+	if (c->it.limit < c->s->size) {
 		pthread_mutex_unlock(&t->mu);
 		return 1; /* it grew meanwhile: read on in it */
 	}
@@ -272,8 +232,8 @@ static int advance(cursor *c)
 		if (!c->placed)
 			place(c);
 		if (c->have_batch) {
-			uint64_t off = c->it.offset, pos = c->it.bytepos;
-			while (rec_iter_next(&c->it, &p, &l)) {
+			uint64_t off = c->ri.offset, pos = c->ri.bytepos;
+			while (rec_iter_next(&c->ri, &p, &l)) {
 				if (pos + l + 1 > c->pos) {
 					if (pos > c->pos)
 						c->pos = pos;
@@ -284,28 +244,24 @@ static int advance(cursor *c)
 					c->have_rec = 1;
 					return 1;
 				}
-				off = c->it.offset;
-				pos = c->it.bytepos;
+				off = c->ri.offset;
+				pos = c->ri.bytepos;
 			}
 			c->have_batch = 0;
-			c->loc += c->b.length;
 			continue;
 		}
 		rc = load_batch(c);
 		if (rc < 0)
 			return rc;
 		if (rc == 1) {
-			if (rec_end_bytepos(&c->b) <= c->pos) {
+			if (rec_end_bytepos(&c->b) <= c->pos)
 				c->have_batch = 0; /* wholly before pos: skip it */
-				c->loc += c->b.length;
-			}
 			continue;
 		}
 		if ((rc = next_segment(c)) <= 0)
 			return rc;
 	}
 }
-
 ssize_t cur_read(cursor *c, void *buf, size_t len)
 {
 	unsigned char *out = buf;

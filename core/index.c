@@ -2,18 +2,25 @@
 ** index.c: the sparse index of a segment and its file.
 **
 ** INDEX FILE FORMAT ("NNNNNNNNNNNNNNNNNNNN.index", beside the segment of the
-** same base offset). A 64-byte header, then 48-byte entries. Little-endian.
+** same base offset). An 80-byte header, then 48-byte entries. Little-endian.
 **
 **    0: magic "TOPICIDX"
 **    8: u32 version 1
 **   12: u32 flags       bit0 SEALED: the summary below is valid
 **   16: u64 base offset (must match the segment's)
-**   24: u64 end offset   \
-**   32: u64 end bytepos   |  summary of a sealed segment
-**   40: u64 records       |  (zero while the segment is the newest)
-**   48: i64 max time ms   |
-**   56: u32 segment size /   (low 32 bits; checked against the file)
-**   60: u32 crc32c of bytes 0..59
+**   24: u64 end offset       \
+**   32: u64 end bytepos       |  summary of a sealed segment
+**   40: u64 records           |  (zero while the segment is the newest)
+**   48: i64 max time ms       |
+**   56: u64 segment size      |  the segment file this index describes:
+**   64: u32 segment header crc/  its length and its header's crc
+**   68: 8 zero bytes
+**   76: u32 crc32c of bytes 0..75
+**
+** A sealed index is used only when the segment file has that length and
+** that header crc; every rewrite of a segment gives it a new header (see
+** the generation in segment.c), so an index can never be paired with
+** another version of its segment after a crash between two renames.
 **
 ** Entry: 0: u64 offset  8: u64 bytepos  16: i64 time ms  24: u64 location
 **       32: u32 frame length  36: u32 records before  40: u32 zero
@@ -35,12 +42,12 @@
 #include "crc32c.h"
 #include "io.h"
 
-#define IDX_HEADER_SIZE 64
+#define IDX_HEADER_SIZE 80
 #define IDX_ENTRY_SIZE 48
 #define IDX_VERSION 1
 #define IDX_FLAG_SEALED 1
 
-_Static_assert(IDX_HEADER_SIZE == 64 && IDX_ENTRY_SIZE == 48, "index layout is on-disk format");
+_Static_assert(IDX_HEADER_SIZE == 80 && IDX_ENTRY_SIZE == 48, "index layout is on-disk format");
 
 int idx_push(idx *x, const idx_entry *e)
 {
@@ -134,9 +141,10 @@ static void encode_header(unsigned char *h, uint64_t base_offset, const idx_summ
 		io_put64(h + 32, sum->end_bytepos);
 		io_put64(h + 40, sum->records);
 		io_put64(h + 48, (uint64_t)sum->max_ts_ms);
-		io_put32(h + 56, (uint32_t)sum->size);
+		io_put64(h + 56, sum->size);
+		io_put32(h + 64, sum->seg_crc);
 	}
-	io_put32(h + 60, crc32c(0, h, 60));
+	io_put32(h + 76, crc32c(0, h, 76));
 }
 
 int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *sealed,
@@ -152,7 +160,7 @@ int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *s
 		return rc;
 	h = (const unsigned char *)buf;
 	if (len < IDX_HEADER_SIZE || memcmp(h, "TOPICIDX", 8) || io_get32(h + 8) != IDX_VERSION ||
-	    crc32c(0, h, 60) != io_get32(h + 60) || io_get64(h + 16) != base_offset) {
+	    crc32c(0, h, 76) != io_get32(h + 76) || io_get64(h + 16) != base_offset) {
 		free(buf);
 		return -EBADMSG;
 	}
@@ -178,7 +186,8 @@ int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *s
 		sum->end_bytepos = io_get64(h + 32);
 		sum->records = io_get64(h + 40);
 		sum->max_ts_ms = (int64_t)io_get64(h + 48);
-		sum->size = io_get32(h + 56);
+		sum->size = io_get64(h + 56);
+		sum->seg_crc = io_get32(h + 64);
 	}
 	free(buf);
 	*out = x;

@@ -11,12 +11,21 @@
 **   16: u64 base offset    (equal to the number in the name)
 **   24: u64 base bytepos   where the segment starts in the rendered log
 **   32: i64 created ms
-**   40: 20 zero bytes
+**   40: u64 generation     0 when created, one more at every rewrite
+**   48: 12 zero bytes
 **   60: u32 crc32c of bytes 0..59
 **
 ** The header is valid iff the magic, version and crc match and the base
 ** offset equals the name's. The base bytepos is what lets an empty segment
 ** (and a topic whose records retention removed) know where the log ends.
+** The generation makes every version of a segment's file differ in its
+** header crc, which its index records (index.c).
+**
+** A compressed segment (flag ZSTD) holds, after the header, independent
+** zstd frames, each the compression of whole batches laid end to end as in
+** a plain segment, about FRAME_TARGET bytes of them. Its index has one
+** entry per frame (location: the frame's first byte; frame length: its
+** stored length), so a read anywhere decodes one frame.
 **
 ** Batch offsets and byte positions grow through a segment and across
 ** segments; the first batch of a segment starts at or after its base, and
@@ -95,6 +104,7 @@ static void encode_header(unsigned char *h, const seg *s)
 	io_put64(h + 16, s->base_offset);
 	io_put64(h + 24, s->base_bytepos);
 	io_put64(h + 32, (uint64_t)s->created_ms);
+	io_put64(h + 40, s->generation);
 	io_put32(h + 60, crc32c(0, h, 60));
 }
 
@@ -107,6 +117,8 @@ static int decode_header(const unsigned char *h, seg *s)
 	s->compressed = (io_get32(h + 12) & SEG_FLAG_ZSTD) != 0;
 	s->base_bytepos = io_get64(h + 24);
 	s->created_ms = (int64_t)io_get64(h + 32);
+	s->generation = io_get64(h + 40);
+	s->hdr_crc = io_get32(h + 60);
 	return 0;
 }
 
@@ -160,6 +172,7 @@ int seg_create(int dirfd, uint64_t base_offset, uint64_t base_bytepos, int64_t n
 		goto fail;
 	}
 	encode_header(h, s);
+	s->hdr_crc = io_get32(h + 60);
 	if ((rc = io_pwrite_all(s->fd, h, sizeof h, 0)) < 0)
 		goto fail_unlink;
 	seg_index_name(base_offset, name);
@@ -292,6 +305,38 @@ static int scan_batches(seg *s, struct scan *sc, uint64_t file_end, const char *
 	return rc;
 }
 
+/* Rebuild the index of a compressed segment: one entry per frame. */
+static int scan_frames(seg *s, struct scan *sc, uint64_t file_end)
+{
+	seg_iter it;
+	const unsigned char *p;
+	rec_batch b;
+	uint64_t at;
+	int rc;
+
+	seg_iter_init(&it, s, SEG_HEADER_SIZE, file_end);
+	while ((rc = seg_iter_next(&it, &p, &b, &at)) == 1) {
+		if (!sc->have_index || at != sc->last_index_loc) {
+			idx_entry e = {.offset = b.base_offset, .bytepos = b.base_bytepos,
+				       .timestamp_ms = b.timestamp_ms, .location = at,
+				       .frame_len = (uint32_t)it.frame_len,
+				       .nrec_before = (uint32_t)sc->records};
+			if ((rc = idx_push(&s->index, &e)) < 0)
+				break;
+			sc->have_index = 1;
+			sc->last_index_loc = at;
+		}
+		sc->records += b.count;
+		if (b.timestamp_ms > sc->max_ts_ms)
+			sc->max_ts_ms = b.timestamp_ms;
+	}
+	sc->loc = it.loc;
+	seg_iter_free(&it);
+	if (rc == -EIO)
+		rc = 0; /* the damaged frame is skipped over (reads of it fail) */
+	return rc;
+}
+
 /* Does the batch at e->location match e and pass its CRC? */
 static int entry_matches(const seg *s, const idx_entry *e, uint64_t file_end)
 {
@@ -362,7 +407,8 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	seg_index_name(s->base_offset, name);
 	rc = idx_load(dirfd, name, s->base_offset, &s->index, &sealed, &sum);
 	if (rc == 0 && sealed && sum.end_offset == next->base_offset &&
-	    sum.end_bytepos == next->base_bytepos && sum.size == (uint32_t)file_end) {
+	    sum.end_bytepos == next->base_bytepos && sum.size == file_end &&
+	    sum.seg_crc == s->hdr_crc) {
 		s->size = file_end;
 		s->records = sum.records;
 		s->max_ts_ms = sum.max_ts_ms;
@@ -377,9 +423,8 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	else
 		log_warn("segment %020" PRIu64 ": index missing; rebuilding it", s->base_offset);
 	idx_free(&s->index);
-	if (s->compressed)
-		return -ENOTSUP; /* compressed segments come with codec.c */
-	if ((rc = scan_batches(s, &sc, file_end, "rebuilding")) < 0)
+	rc = s->compressed ? scan_frames(s, &sc, file_end) : scan_batches(s, &sc, file_end, "rebuilding");
+	if (rc < 0)
 		return rc;
 	if (sc.loc < file_end)
 		log_error("segment %020" PRIu64 ": %" PRIu64 " unreadable bytes at byte %" PRIu64
@@ -391,7 +436,8 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	s->end_bytepos = next->base_bytepos;
 	s->sealed = 1;
 	sum = (idx_summary){.end_offset = s->end_offset, .end_bytepos = s->end_bytepos,
-			    .records = s->records, .max_ts_ms = s->max_ts_ms, .size = file_end};
+			    .records = s->records, .max_ts_ms = s->max_ts_ms, .size = file_end,
+			    .seg_crc = s->hdr_crc};
 	return idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum);
 }
 
@@ -431,11 +477,369 @@ int seg_seal(int dirfd, seg *s)
 {
 	char name[32];
 	idx_summary sum = {.end_offset = s->end_offset, .end_bytepos = s->end_bytepos,
-			   .records = s->records, .max_ts_ms = s->max_ts_ms, .size = s->size};
+			   .records = s->records, .max_ts_ms = s->max_ts_ms, .size = s->size,
+			   .seg_crc = s->hdr_crc};
 	int rc = io_datasync(s->fd);
 
 	if (rc < 0)
 		return rc;
 	seg_index_name(s->base_offset, name);
 	return idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum);
+}
+
+/* ---- iteration ---- */
+
+#define ITER_CHUNK (256u << 10)
+#define FRAME_TARGET (1u << 20) /* raw batch bytes per zstd frame */
+
+void seg_iter_init(seg_iter *it, seg *s, uint64_t loc, uint64_t limit)
+{
+	memset(it, 0, sizeof *it);
+	it->s = s;
+	it->loc = loc;
+	it->limit = limit;
+}
+
+void seg_iter_seek(seg_iter *it, uint64_t loc)
+{
+	if (it->s->compressed && loc == it->loc && it->frame_len) {
+		it->fpos = 0; /* the frame is already decoded */
+		return;
+	}
+	it->loc = loc;
+	it->fpos = 0;
+	it->frame_len = 0;
+	if (it->s->compressed)
+		it->len = 0;
+}
+
+void seg_iter_free(seg_iter *it)
+{
+	free(it->buf);
+	free(it->raw);
+	codec_free(it->cx);
+	memset(it, 0, sizeof *it);
+}
+
+int seg_iter_at_boundary(const seg_iter *it)
+{
+	return !it->s->compressed || it->frame_len == 0 || it->fpos == 0;
+}
+
+static int grow(unsigned char **buf, size_t *cap, size_t want)
+{
+	if (want <= *cap)
+		return 0;
+	unsigned char *nb = realloc(*buf, want);
+	if (!nb)
+		return -ENOMEM;
+	*buf = nb;
+	*cap = want;
+	return 0;
+}
+
+static int iter_damaged(const seg_iter *it, uint64_t where, const char *why)
+{
+	log_error("segment %020" PRIu64 ": %s at byte %" PRIu64 "; reads of it fail with EIO",
+		  it->s->base_offset, why, where);
+	return -EIO;
+}
+
+static int next_plain(seg_iter *it, const unsigned char **batch, rec_batch *b, uint64_t *at)
+{
+	size_t off;
+	int rc;
+
+	if (it->loc >= it->buf_loc && it->loc < it->buf_loc + it->len) {
+		off = (size_t)(it->loc - it->buf_loc);
+		rc = rec_decode_header(it->buf + off, it->len - off, b);
+		if (rc == 0)
+			goto found;
+		if (rc == -EBADMSG)
+			return iter_damaged(it, it->loc, "impossible batch header");
+	}
+	if (it->loc >= it->limit)
+		return 0;
+	size_t want = it->limit - it->loc < ITER_CHUNK ? (size_t)(it->limit - it->loc) : ITER_CHUNK;
+	for (;;) {
+		if ((rc = grow(&it->buf, &it->cap, want)) < 0)
+			return rc;
+		ssize_t n = io_pread_all(it->s->fd, it->buf, want, (off_t)it->loc);
+		if (n < 0)
+			return (int)n;
+		it->buf_loc = it->loc;
+		it->len = (size_t)n;
+		off = 0;
+		rc = rec_decode_header(it->buf, it->len, b);
+		if (rc == 0)
+			break;
+		if (rc == -EBADMSG || it->len < want || it->len < REC_HEADER_SIZE)
+			return iter_damaged(it, it->loc, rc == -EBADMSG ? "impossible batch header"
+									: "segment file shorter than its data");
+		uint32_t blen = io_get32(it->buf + 4); /* larger than what was read */
+		if (it->loc + blen > it->limit)
+			return iter_damaged(it, it->loc, "batch running past the segment's end");
+		want = blen;
+	}
+found:
+	if (rec_check(it->buf + off, b) < 0)
+		return iter_damaged(it, it->loc, "batch failing its CRC");
+	*batch = it->buf + off;
+	*at = it->loc;
+	it->loc += b->length;
+	return 1;
+}
+
+/* Read and decode the frame at it->loc. Returns 1, 0 at the limit, or -errno. */
+static int load_frame(seg_iter *it)
+{
+	size_t want = ITER_CHUNK;
+	ssize_t flen, n, size;
+	int rc;
+
+	if (it->loc >= it->limit)
+		return 0;
+	for (;;) {
+		if (want > it->limit - it->loc)
+			want = (size_t)(it->limit - it->loc);
+		if ((rc = grow(&it->raw, &it->raw_cap, want)) < 0)
+			return rc;
+		n = io_pread_all(it->s->fd, it->raw, want, (off_t)it->loc);
+		if (n < 0)
+			return (int)n;
+		flen = codec_frame_len(it->raw, (size_t)n);
+		if (flen >= 0)
+			break;
+		if (flen != -EAGAIN || (size_t)n < want || want == it->limit - it->loc)
+			return iter_damaged(it, it->loc, "damaged zstd frame");
+		want *= 2;
+	}
+	size = codec_content_size(it->raw, (size_t)flen);
+	if (size < 0 || (size_t)size > REC_MAX_BATCH + FRAME_TARGET)
+		return iter_damaged(it, it->loc, "zstd frame of unknown or impossible size");
+	if (!it->cx && (rc = codec_new(&it->cx)) < 0)
+		return rc;
+	if ((rc = grow(&it->buf, &it->cap, (size_t)size ? (size_t)size : 1)) < 0)
+		return rc;
+	n = codec_decompress(it->cx, it->raw, (size_t)flen, it->buf, (size_t)size);
+	if (n != size)
+		return n == -ENOMEM ? -ENOMEM : iter_damaged(it, it->loc, "zstd frame failing its checksum");
+	it->len = (size_t)size;
+	it->fpos = 0;
+	it->frame_len = (uint64_t)flen;
+	return 1;
+}
+
+static int next_compressed(seg_iter *it, const unsigned char **batch, rec_batch *b, uint64_t *at)
+{
+	int rc;
+
+	for (;;) {
+		if (!it->frame_len) {
+			if ((rc = load_frame(it)) <= 0)
+				return rc;
+		}
+		if (it->fpos < it->len)
+			break;
+		it->loc += it->frame_len;
+		it->frame_len = 0;
+	}
+	if (rec_decode_header(it->buf + it->fpos, it->len - it->fpos, b) < 0 ||
+	    rec_check(it->buf + it->fpos, b) < 0)
+		return iter_damaged(it, it->loc, "damaged batch inside a zstd frame");
+	*batch = it->buf + it->fpos;
+	*at = it->loc;
+	it->fpos += b->length;
+	return 1;
+}
+
+int seg_iter_next(seg_iter *it, const unsigned char **batch, rec_batch *b, uint64_t *at)
+{
+	return it->s->compressed ? next_compressed(it, batch, b, at) : next_plain(it, batch, b, at);
+}
+
+/* ---- rewriting ---- */
+
+struct seg_writer {
+	int dirfd;
+	seg *out;    /* the segment being built (fd: the .tmp file) */
+	int level;
+	codec *cx;
+	idx_entry fentry; /* compressed: the pending frame's first batch */
+	unsigned char *frame, *zbuf;
+	size_t flen, fcap, zcap;
+};
+
+int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out)
+{
+	seg_writer *w = calloc(1, sizeof *w);
+	unsigned char h[SEG_HEADER_SIZE];
+	char name[40];
+	int rc;
+
+	if (!w)
+		return -ENOMEM;
+	w->dirfd = dirfd;
+	w->level = level;
+	if (!(w->out = seg_new(s->base_offset))) {
+		free(w);
+		return -ENOMEM;
+	}
+	seg *o = w->out;
+	o->base_bytepos = s->base_bytepos;
+	o->created_ms = s->created_ms;
+	o->generation = s->generation + 1;
+	o->compressed = compressed;
+	o->end_offset = s->end_offset;
+	o->end_bytepos = s->end_bytepos;
+	o->sealed = 1;
+	o->size = SEG_HEADER_SIZE;
+	seg_log_name(s->base_offset, name);
+	strcat(name, ".tmp");
+	o->fd = openat(dirfd, name, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (o->fd < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	encode_header(h, o);
+	o->hdr_crc = io_get32(h + 60);
+	if ((rc = io_pwrite_all(o->fd, h, sizeof h, 0)) < 0 || (compressed && (rc = codec_new(&w->cx)) < 0)) {
+		unlinkat(dirfd, name, 0);
+		goto fail;
+	}
+	*out = w;
+	return 0;
+fail:
+	seg_unref(w->out);
+	free(w);
+	return rc;
+}
+
+static int flush_frame(seg_writer *w)
+{
+	seg *o = w->out;
+	size_t bound = codec_bound(w->flen);
+	ssize_t z;
+	int rc;
+
+	if (w->flen == 0)
+		return 0;
+	if ((rc = grow(&w->zbuf, &w->zcap, bound)) < 0)
+		return rc;
+	z = codec_compress(w->cx, w->level, w->frame, w->flen, w->zbuf, w->zcap);
+	if (z < 0)
+		return (int)z;
+	if ((rc = io_pwrite_all(o->fd, w->zbuf, (size_t)z, (off_t)o->size)) < 0)
+		return rc;
+	w->fentry.frame_len = (uint32_t)z;
+	if ((rc = idx_push(&o->index, &w->fentry)) < 0)
+		return rc;
+	o->last_index_loc = o->size;
+	o->size += (uint64_t)z;
+	w->flen = 0;
+	return 0;
+}
+
+int seg_writer_add(seg_writer *w, const unsigned char *batch, const rec_batch *b)
+{
+	seg *o = w->out;
+	idx_entry e = {.offset = b->base_offset, .bytepos = b->base_bytepos,
+		       .timestamp_ms = b->timestamp_ms, .location = o->size,
+		       .nrec_before = (uint32_t)o->records};
+	int rc = 0;
+
+	if (o->compressed) {
+		if (w->flen == 0)
+			w->fentry = e;
+		if ((rc = grow(&w->frame, &w->fcap, w->flen + b->length)) < 0)
+			return rc;
+		memcpy(w->frame + w->flen, batch, b->length);
+		w->flen += b->length;
+	} else {
+		if ((rc = io_pwrite_all(o->fd, batch, b->length, (off_t)o->size)) < 0)
+			return rc;
+		if (o->index.n == 0 || o->size - o->last_index_loc >= IDX_INTERVAL) {
+			if ((rc = idx_push(&o->index, &e)) < 0)
+				return rc;
+			o->last_index_loc = o->size;
+		}
+		o->size += b->length;
+	}
+	o->records += b->count;
+	if (b->timestamp_ms > o->max_ts_ms)
+		o->max_ts_ms = b->timestamp_ms;
+	if (o->compressed && w->flen >= FRAME_TARGET)
+		rc = flush_frame(w);
+	return rc;
+}
+
+static void writer_free(seg_writer *w)
+{
+	seg_unref(w->out);
+	codec_free(w->cx);
+	free(w->frame);
+	free(w->zbuf);
+	free(w);
+}
+
+void seg_writer_abort(seg_writer *w)
+{
+	char name[40];
+
+	seg_log_name(w->out->base_offset, name);
+	strcat(name, ".tmp");
+	unlinkat(w->dirfd, name, 0);
+	writer_free(w);
+}
+
+int seg_writer_commit(seg_writer *w, seg **out)
+{
+	seg *o = w->out;
+	char tmp[40], name[32];
+	idx_summary sum;
+	int rc;
+
+	if ((rc = flush_frame(w)) < 0 || (rc = io_fsync(o->fd)) < 0)
+		goto fail;
+	/* The index first: until the rename below it names a header crc that
+	** the old file does not have, so a crash in between rebuilds the old
+	** file's index rather than pairing them. */
+	sum = (idx_summary){.end_offset = o->end_offset, .end_bytepos = o->end_bytepos,
+			    .records = o->records, .max_ts_ms = o->max_ts_ms, .size = o->size,
+			    .seg_crc = o->hdr_crc};
+	seg_index_name(o->base_offset, name);
+	if ((rc = idx_write_sealed(w->dirfd, name, o->base_offset, &o->index, &sum)) < 0)
+		goto fail;
+	seg_log_name(o->base_offset, name);
+	snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	if (renameat(w->dirfd, tmp, w->dirfd, name) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if ((rc = io_fsync(w->dirfd)) < 0)
+		log_warn("segment %s: directory sync after rewrite failed: %s", name, strerror(-rc));
+	seg_ref(o);
+	*out = o;
+	writer_free(w);
+	return 0;
+fail:
+	log_error("segment %020" PRIu64 ": rewrite failed (%s); the old file stays", o->base_offset,
+		  strerror(-rc));
+	seg_writer_abort(w);
+	return rc;
+}
+
+int seg_remove_files(int dirfd, uint64_t base_offset)
+{
+	char name[32];
+	int rc = 0;
+
+	/* The log first: an index without its log is removed at the next open. */
+	seg_log_name(base_offset, name);
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		rc = -errno;
+	seg_index_name(base_offset, name);
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && rc == 0)
+		rc = -errno;
+	return rc;
 }

@@ -10,7 +10,9 @@
 
 #include <stdint.h>
 
+#include "codec.h"
 #include "core_internal.h"
+#include "record.h"
 
 #define SEG_HEADER_SIZE 64
 #define SEG_NAME_LEN 20 /* digits of a segment's name */
@@ -39,6 +41,63 @@ int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out);
 
 /* Seal the newest segment: sync its data, write its complete index. */
 int seg_seal(int dirfd, seg *s);
+
+/*
+** Iterating the batches of a segment, plain or compressed.
+**
+** A plain segment is read in chunks of file bytes; a compressed one a zstd
+** frame at a time (decoding exactly the frames the iteration passes). The
+** iterator never reads at or past `limit` (the segment's published size),
+** which its user refreshes when seg_iter_next() reports the end.
+*/
+typedef struct seg_iter {
+	seg *s;		/* not referenced by the iterator */
+	uint64_t limit; /* file bytes that may be read */
+	uint64_t loc;	/* plain: the next batch; compressed: the current frame */
+	size_t fpos;	/* compressed: the next batch's place in the decoded frame */
+	uint64_t frame_len; /* compressed: stored length of the current frame, 0 if not loaded */
+	unsigned char *buf; /* plain: file bytes [buf_loc, buf_loc + len); compressed: the frame, decoded */
+	size_t cap, len;
+	uint64_t buf_loc;
+	unsigned char *raw; /* compressed: the stored frame */
+	size_t raw_cap;
+	codec *cx;
+} seg_iter;
+
+/* Start at location loc: a batch (plain) or frame (compressed) start, such
+** as an index entry's location, or SEG_HEADER_SIZE. */
+void seg_iter_init(seg_iter *it, seg *s, uint64_t loc, uint64_t limit);
+void seg_iter_seek(seg_iter *it, uint64_t loc);
+void seg_iter_free(seg_iter *it);
+
+/*
+** The next batch: *batch points at its bytes (valid until the next call)
+** and *b is its checked header; *at is where it starts (plain: its file
+** location; compressed: its frame's). Returns 1; 0 at the limit; -EIO for
+** a damaged batch or frame (logged); another -errno for I/O errors.
+*/
+int seg_iter_next(seg_iter *it, const unsigned char **batch, rec_batch *b, uint64_t *at);
+
+/* True when the iterator stands at the start of a frame or batch, where an
+** index entry may point. */
+int seg_iter_at_boundary(const seg_iter *it);
+
+/*
+** Writing a sealed segment aside, to replace s (compaction, compression):
+** seg_writer_open() creates "NAME.log.tmp"; seg_writer_add() appends a
+** checked batch; seg_writer_commit() syncs it, writes its index, renames
+** both over s's files, and returns the new segment, sealed, with s's base
+** and ends. seg_writer_abort() removes the files. None takes a lock.
+*/
+typedef struct seg_writer seg_writer;
+
+int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out);
+int seg_writer_add(seg_writer *w, const unsigned char *batch, const rec_batch *b);
+int seg_writer_commit(seg_writer *w, seg **out);
+void seg_writer_abort(seg_writer *w);
+
+/* Remove a segment's files (retention). */
+int seg_remove_files(int dirfd, uint64_t base_offset);
 
 void seg_ref(seg *s);
 void seg_unref(seg *s);
