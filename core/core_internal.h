@@ -67,6 +67,9 @@ struct topic {
 	int64_t last_ts_ms; /* newest batch's time; batch times never go back */
 	int deleted;
 	int failed; /* a sync failed: appends refuse with -EIO (see topic_sync) */
+	uint64_t clean_offset; /* compaction has seen every record below this */
+	uint64_t synced_offset; /* every record below this is on stable storage */
+	int64_t synced_ms;	/* when the last sync finished */
 	/* Protected by append_mu: */
 	unsigned char *wbuf;
 	size_t wcap;
@@ -77,6 +80,18 @@ int topic_create_dir(int parent_dirfd, const char *dirname, mode_t mode, uid_t u
 int topic_load(store *st, int topics_dirfd, const char *name, topic **out);
 void topic_mark_deleted(topic *t);
 void topic_set_name(topic *t, const char *name);
+
+/* topic.c, for maint.c and compact.c (the background thread) */
+/* Put nw in place of old in the segment list; takes over nw's reference.
+** Returns -ENOENT (and drops nw) when old is no longer listed. */
+int topic_replace_segment(topic *t, seg *old, seg *nw);
+/* Delete the oldest segment (never the newest), files and all. */
+int topic_drop_oldest(topic *t);
+/* Record (durably, in topic.conf) how far compaction has read. */
+int topic_set_clean_offset(topic *t, uint64_t offset);
+/* Snapshot of the sealed segments, referenced; release with segs_release. */
+int topic_sealed_segments(topic *t, seg ***out, size_t *n);
+void segs_release(seg **v, size_t n);
 
 /* store.c, for topic.c */
 const cfg *store_defaults(const store *s);

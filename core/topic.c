@@ -7,7 +7,9 @@
 **
 ** topic.conf is text, one "name=value\n" per line: every setting the topic
 ** overrides (config.c names them), plus "mode=" (octal), "uid=", "gid=" and
-** "created.ms=". It is replaced durably as a whole (io_replace_file).
+** "created.ms=", and "cleaned.offset=" (compaction's checkpoint: the
+** records below it have been compacted). It is replaced durably as a
+** whole (io_replace_file).
 **
 ** APPEND. A writer holds append_mu, encodes its lines as one batch in the
 ** topic's buffer, writes it at the end of the newest segment with one
@@ -50,6 +52,7 @@ struct meta {
 	uid_t uid;
 	gid_t gid;
 	int64_t created_ms;
+	uint64_t clean_offset;
 };
 
 static int parse_meta(const char *name, const char *v, size_t n, void *arg)
@@ -75,6 +78,8 @@ static int parse_meta(const char *name, const char *v, size_t n, void *arg)
 		m->gid = (gid_t)x;
 	else if (!strcmp(name, "created.ms"))
 		m->created_ms = (int64_t)x;
+	else if (!strcmp(name, "cleaned.offset"))
+		m->clean_offset = (uint64_t)x;
 	else
 		return -EINVAL;
 	return 0;
@@ -90,11 +95,19 @@ static int write_conf(int dirfd, const cfg *own, const struct meta *m)
 	if (!buf)
 		return -ENOMEM;
 	len = cfg_format(own, buf);
-	len += (size_t)snprintf(buf + len, max - len, "mode=%04o\nuid=%u\ngid=%u\ncreated.ms=%" PRId64 "\n",
-				(unsigned)m->mode, (unsigned)m->uid, (unsigned)m->gid, m->created_ms);
+	len += (size_t)snprintf(buf + len, max - len,
+				"mode=%04o\nuid=%u\ngid=%u\ncreated.ms=%" PRId64 "\ncleaned.offset=%" PRIu64 "\n",
+				(unsigned)m->mode, (unsigned)m->uid, (unsigned)m->gid, m->created_ms,
+				m->clean_offset);
 	rc = io_replace_file(dirfd, CONF_NAME, buf, len);
 	free(buf);
 	return rc;
+}
+
+/* The metadata of t as topic.conf stores it; caller holds mu. */
+static struct meta meta_of(const topic *t)
+{
+	return (struct meta){t->mode, t->uid, t->gid, t->created_ms, t->clean_offset};
 }
 
 /* ---- creation and loading ---- */
@@ -128,7 +141,8 @@ static int cmp_u64(const void *a, const void *b)
 }
 
 /* Base offsets of the segment files in dirfd, sorted; removes stale
-** "*.tmp" files that an interrupted replacement left. */
+** "*.tmp" files that an interrupted replacement left, and index files
+** whose segment is gone. */
 static int list_segments(int dirfd, uint64_t **out, size_t *n)
 {
 	int fd = dup(dirfd);
@@ -149,6 +163,16 @@ static int list_segments(int dirfd, uint64_t **out, size_t *n)
 		if (len > 4 && !strcmp(de->d_name + len - 4, ".tmp")) {
 			log_info("removing %s, left by an interrupted rewrite", de->d_name);
 			unlinkat(dirfd, de->d_name, 0);
+			continue;
+		}
+		if (len == SEG_NAME_LEN + 6 && !strcmp(de->d_name + SEG_NAME_LEN, ".index")) {
+			char logname[32];
+			memcpy(logname, de->d_name, SEG_NAME_LEN);
+			strcpy(logname + SEG_NAME_LEN, ".log");
+			if (faccessat(dirfd, logname, F_OK, 0) < 0 && errno == ENOENT) {
+				log_info("removing %s, whose segment retention deleted", de->d_name);
+				unlinkat(dirfd, de->d_name, 0);
+			}
 			continue;
 		}
 		if (!seg_parse_name(de->d_name, &base))
@@ -256,6 +280,7 @@ static int load_segments(topic *t)
 		t->nsegs = n;
 	}
 	t->last_ts_ms = t->segs[t->nsegs - 1]->max_ts_ms;
+	t->synced_offset = t->segs[t->nsegs - 1]->end_offset; /* recovery synced what it kept */
 	return 0;
 }
 
@@ -285,6 +310,7 @@ int topic_load(store *st, int topics_dirfd, const char *name, topic **out)
 	t->uid = m.uid;
 	t->gid = m.gid;
 	t->created_ms = m.created_ms;
+	t->clean_offset = m.clean_offset;
 	cfg_merge(store_defaults(st), &t->own, &t->eff);
 	if ((rc = load_segments(t)) < 0)
 		goto fail;
@@ -556,9 +582,17 @@ int topic_sync(topic *t)
 		return -EIO;
 	}
 	s = t->segs[t->nsegs - 1];
+	uint64_t end = s->end_offset;
 	seg_ref(s);
 	pthread_mutex_unlock(&t->mu);
 	rc = io_datasync(s->fd);
+	if (rc == 0) {
+		pthread_mutex_lock(&t->mu);
+		if (end > t->synced_offset)
+			t->synced_offset = end;
+		t->synced_ms = io_now_ms();
+		pthread_mutex_unlock(&t->mu);
+	}
 	if (rc < 0) {
 		/* After a failed fsync the page cache may have dropped the data:
 		** refuse further appends rather than pretend (see STYLE.md). */
@@ -617,7 +651,7 @@ int topic_set_owner(topic *t, mode_t mode, uid_t uid, gid_t gid)
 
 	pthread_mutex_lock(&t->append_mu);
 	pthread_mutex_lock(&t->mu);
-	m = (struct meta){t->mode, t->uid, t->gid, t->created_ms};
+	m = meta_of(t);
 	own = t->own;
 	rc = t->deleted ? -ENOENT : 0;
 	pthread_mutex_unlock(&t->mu);
@@ -653,7 +687,7 @@ int topic_config_set(topic *t, int k, const char *value, size_t value_len)
 
 	pthread_mutex_lock(&t->append_mu);
 	pthread_mutex_lock(&t->mu);
-	m = (struct meta){t->mode, t->uid, t->gid, t->created_ms};
+	m = meta_of(t);
 	own = t->own;
 	rc = t->deleted ? -ENOENT : 0;
 	pthread_mutex_unlock(&t->mu);
@@ -729,4 +763,91 @@ int topic_segments(topic *t, topic_segment **out, size_t *n)
 	pthread_mutex_unlock(&t->mu);
 	*out = v;
 	return 0;
+}
+
+/* ---- for the background thread ---- */
+
+int topic_sealed_segments(topic *t, seg ***out, size_t *n)
+{
+	seg **v;
+
+	pthread_mutex_lock(&t->mu);
+	*n = t->nsegs - 1;
+	v = malloc((*n ? *n : 1) * sizeof *v);
+	if (!v) {
+		pthread_mutex_unlock(&t->mu);
+		return -ENOMEM;
+	}
+	for (size_t i = 0; i < *n; i++) {
+		v[i] = t->segs[i];
+		seg_ref(v[i]);
+	}
+	pthread_mutex_unlock(&t->mu);
+	*out = v;
+	return 0;
+}
+
+void segs_release(seg **v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		seg_unref(v[i]);
+	free(v);
+}
+
+int topic_replace_segment(topic *t, seg *old, seg *nw)
+{
+	int rc = -ENOENT;
+
+	pthread_mutex_lock(&t->mu);
+	for (size_t i = 0; i + 1 < t->nsegs; i++) {
+		if (t->segs[i] == old) {
+			t->segs[i] = nw;
+			rc = 0;
+			break;
+		}
+	}
+	pthread_mutex_unlock(&t->mu);
+	seg_unref(rc == 0 ? old : nw); /* the list's reference to old, or nw's */
+	return rc;
+}
+
+int topic_drop_oldest(topic *t)
+{
+	seg *s;
+
+	pthread_mutex_lock(&t->mu);
+	if (t->nsegs < 2) {
+		pthread_mutex_unlock(&t->mu);
+		return -EINVAL;
+	}
+	s = t->segs[0];
+	memmove(t->segs, t->segs + 1, (t->nsegs - 1) * sizeof *t->segs);
+	t->nsegs--;
+	pthread_mutex_unlock(&t->mu);
+	/* Readers holding s keep reading it through their descriptors. */
+	int rc = seg_remove_files(t->dirfd, s->base_offset);
+	seg_unref(s);
+	return rc;
+}
+
+int topic_set_clean_offset(topic *t, uint64_t offset)
+{
+	struct meta m;
+	cfg own;
+	int rc;
+
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	m = meta_of(t);
+	own = t->own;
+	pthread_mutex_unlock(&t->mu);
+	m.clean_offset = offset;
+	rc = t->deleted ? -ENOENT : write_conf(t->dirfd, &own, &m);
+	if (rc == 0) {
+		pthread_mutex_lock(&t->mu);
+		t->clean_offset = offset;
+		pthread_mutex_unlock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->append_mu);
+	return rc;
 }

@@ -1,0 +1,442 @@
+/*
+** compact.c: what the background thread does to a topic.
+**
+** DESIGN. maint.c runs one thread per store that visits every topic at
+** least every maintenance interval and calls compact_topic_pass(), which
+** does, in this order:
+**   1. Roll the newest segment when its first record is older than
+**      segment.ms, or when all its records are older than retention.ms (so
+**      that an idle topic's old records can go: a newest segment that never
+**      rolls would keep them forever).
+**   2. Retention (cleanup.policy has "delete"): delete the oldest sealed
+**      segment while its newest record is older than retention.ms; then
+**      while the topic minus its oldest sealed segment is still at least
+**      retention.bytes. Whole segments only, oldest first; the newest is
+**      never deleted, so the log's end (offsets and byte positions) stays.
+**   3. Compaction (cleanup.policy has "compact" and key.separator is set),
+**      when the share of sealed bytes written since the last compaction
+**      reaches min.cleanable.dirty.ratio. A map of key -> newest offset is
+**      built from those "dirty" segments; then every sealed segment is
+**      rewritten keeping a record iff it has no key, or it is the newest
+**      record of its key that the map knows (or the map does not know its
+**      key), and it is not a tombstone older than delete.retention.ms.
+**      Kept records keep their offsets, byte positions and times: each run
+**      of consecutive survivors of a batch becomes one new batch.
+**   4. Compression: sealed segments not stored as compression.type says
+**      are rewritten (zstd frames, or plain).
+**   5. Sync, when records were appended since the last sync and flush.ms
+**      has passed.
+**
+** LOCKS. Sealed segments never change in place, so they are read and their
+** replacements written with no topic lock held; only the swap in the
+** segment list (topic_replace_segment) and a deletion take mu, briefly.
+** Rolls go through topic_roll (append_mu). Writers and readers never wait
+** for a segment's rewrite.
+**
+** READERS. A cursor holds a reference to the segment it reads, with its
+** open descriptor: it finishes a replaced or deleted segment from the old
+** file, then moves on to whatever follows in the list. Byte positions of
+** what it skips are never reused, so it never sees a record twice.
+**
+** KEY HASHES. The map keys on two independent 64-bit hashes of the key
+** (128 bits), as Kafka's cleaner keys on a 16-byte digest: a collision
+** would need about 2^64 distinct keys.
+*/
+#include "compact.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core_internal.h"
+#include "io.h"
+#include "log.h"
+#include "record.h"
+#include "segment.h"
+#include "topic.h"
+
+/* ---- the key map ---- */
+
+struct keymap {
+	uint64_t *h1, *h2, *off; /* off == EMPTY: free slot */
+	size_t cap, n;
+};
+
+#define EMPTY UINT64_MAX
+
+static uint64_t mix(uint64_t x)
+{
+	x ^= x >> 33;
+	x *= 0xff51afd7ed558ccdULL;
+	x ^= x >> 33;
+	x *= 0xc4ceb9fe1a85ec53ULL;
+	x ^= x >> 33;
+	return x;
+}
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n, uint64_t seed)
+{
+	uint64_t h = mix(seed ^ (n * 0x9e3779b97f4a7c15ULL));
+	uint64_t w;
+
+	for (; n >= 8; p += 8, n -= 8) {
+		memcpy(&w, p, 8);
+		h = mix(h ^ w) * 0x9e3779b97f4a7c15ULL;
+	}
+	w = 0;
+	memcpy(&w, p, n);
+	return mix(h ^ w ^ ((uint64_t)n << 56));
+}
+
+static int map_init(struct keymap *m, size_t cap)
+{
+	m->cap = cap;
+	m->n = 0;
+	m->h1 = malloc(cap * sizeof *m->h1);
+	m->h2 = malloc(cap * sizeof *m->h2);
+	m->off = malloc(cap * sizeof *m->off);
+	if (!m->h1 || !m->h2 || !m->off)
+		return -ENOMEM;
+	memset(m->off, 0xff, cap * sizeof *m->off);
+	return 0;
+}
+
+static void map_free(struct keymap *m)
+{
+	free(m->h1);
+	free(m->h2);
+	free(m->off);
+}
+
+static size_t map_slot(const struct keymap *m, uint64_t h1, uint64_t h2)
+{
+	size_t i = (size_t)h1 & (m->cap - 1);
+	while (m->off[i] != EMPTY && (m->h1[i] != h1 || m->h2[i] != h2))
+		i = (i + 1) & (m->cap - 1);
+	return i;
+}
+
+static int map_put(struct keymap *m, uint64_t h1, uint64_t h2, uint64_t offset)
+{
+	if (2 * (m->n + 1) > m->cap) {
+		struct keymap g;
+		int rc = map_init(&g, m->cap * 2);
+		if (rc < 0) {
+			map_free(&g);
+			return rc;
+		}
+		for (size_t i = 0; i < m->cap; i++) {
+			if (m->off[i] == EMPTY)
+				continue;
+			size_t j = map_slot(&g, m->h1[i], m->h2[i]);
+			g.h1[j] = m->h1[i];
+			g.h2[j] = m->h2[i];
+			g.off[j] = m->off[i];
+			g.n++;
+		}
+		map_free(m);
+		*m = g;
+	}
+	size_t i = map_slot(m, h1, h2);
+	if (m->off[i] == EMPTY)
+		m->n++;
+	m->h1[i] = h1;
+	m->h2[i] = h2;
+	m->off[i] = offset;
+	return 0;
+}
+
+static uint64_t map_get(const struct keymap *m, uint64_t h1, uint64_t h2)
+{
+	return m->off[map_slot(m, h1, h2)];
+}
+
+/* The key of a record: 1 and *klen when it has one (the bytes before the
+** first separator), and whether its value is empty (a tombstone). */
+static int record_key(const cfg *c, const unsigned char *p, size_t len, size_t *klen, int *tombstone)
+{
+	const unsigned char *sep = memmem(p, len, c->key_separator, c->key_separator_len);
+	if (!sep)
+		return 0;
+	*klen = (size_t)(sep - p);
+	*tombstone = *klen + c->key_separator_len == len;
+	return 1;
+}
+
+/* ---- rewriting one segment ---- */
+
+struct keep {
+	const cfg *c;
+	const struct keymap *map; /* NULL: keep everything */
+	int64_t tombstone_cutoff_ms;
+};
+
+static int keep_record(const struct keep *k, const unsigned char *p, size_t len, uint64_t offset,
+		       int64_t ts_ms)
+{
+	size_t klen;
+	int tomb;
+
+	if (!k->map || !record_key(k->c, p, len, &klen, &tomb))
+		return 1;
+	uint64_t newest = map_get(k->map, hash_bytes(p, klen, 1), hash_bytes(p, klen, 2));
+	if (newest != EMPTY && newest != offset)
+		return 0;
+	return !(tomb && ts_ms < k->tombstone_cutoff_ms);
+}
+
+/* Rewrite s keeping what k keeps, stored as c says; swap it into t.
+** *removed receives the number of records dropped. */
+static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c, uint64_t *removed)
+{
+	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
+	seg_iter it;
+	seg_writer *w = NULL;
+	unsigned char *scratch = NULL;
+	size_t scap = 0;
+	const unsigned char *bp;
+	rec_batch b;
+	uint64_t at, dropped = 0;
+	int rc;
+
+	*removed = 0;
+	if ((rc = seg_writer_open(t->dirfd, s, want_z, c->compression_level, &w)) < 0)
+		return rc;
+	seg_iter_init(&it, s, SEG_HEADER_SIZE, s->size);
+	while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
+		rec_iter ri;
+		rec_encoder e;
+		const unsigned char *p;
+		size_t len;
+		int in_run = 0;
+		uint64_t run_off = 0, run_pos = 0;
+
+		if (b.length > scap) {
+			unsigned char *ns = realloc(scratch, b.length);
+			if (!ns) {
+				rc = -ENOMEM;
+				break;
+			}
+			scratch = ns;
+			scap = b.length;
+		}
+		rec_iter_init(&ri, bp, &b);
+		for (;;) {
+			uint64_t off = ri.offset, pos = ri.bytepos;
+			int more = rec_iter_next(&ri, &p, &len);
+			int keep = more && keep_record(k, p, len, off, b.timestamp_ms);
+			if (more && !keep)
+				dropped++;
+			if (in_run && !keep) {
+				rec_batch nb;
+				size_t blen = rec_encode_end(&e, run_off, run_pos, b.timestamp_ms);
+				rec_decode_header(scratch, blen, &nb);
+				if ((rc = seg_writer_add(w, scratch, &nb)) < 0)
+					break;
+				in_run = 0;
+			}
+			if (!more)
+				break;
+			if (keep) {
+				if (!in_run) {
+					rec_encode_begin(&e, scratch);
+					run_off = off;
+					run_pos = pos;
+					in_run = 1;
+				}
+				memcpy(rec_encode_record(&e, len), p, len);
+			}
+		}
+		if (rc < 0)
+			break;
+	}
+	seg_iter_free(&it);
+	free(scratch);
+	if (rc < 0) {
+		seg_writer_abort(w);
+		return rc;
+	}
+	if (dropped == 0 && s->compressed == want_z) {
+		seg_writer_abort(w); /* nothing would change */
+		return 0;
+	}
+	seg *nw;
+	if ((rc = seg_writer_commit(w, &nw)) < 0)
+		return rc;
+	*removed = dropped;
+	return topic_replace_segment(t, s, nw);
+}
+
+/* ---- the steps of a pass ---- */
+
+static int roll_step(topic *t, const cfg *c, int64_t now)
+{
+	int roll;
+
+	pthread_mutex_lock(&t->mu);
+	const seg *s = t->segs[t->nsegs - 1];
+	roll = s->records > 0 && s->index.n > 0 &&
+	       (now - s->index.e[0].timestamp_ms >= c->segment_ms ||
+		((c->cleanup_policy & CFG_CLEANUP_DELETE) && c->retention_ms >= 0 &&
+		 s->max_ts_ms < now - c->retention_ms));
+	pthread_mutex_unlock(&t->mu);
+	return roll ? topic_roll(t) : 0;
+}
+
+static int retention_step(topic *t, const cfg *c, int64_t now)
+{
+	int rc = 0;
+
+	if (!(c->cleanup_policy & CFG_CLEANUP_DELETE))
+		return 0;
+	for (;;) {
+		int drop = 0;
+		pthread_mutex_lock(&t->mu);
+		if (t->nsegs > 1) {
+			const seg *s = t->segs[0];
+			uint64_t total = 0;
+			for (size_t i = 0; i < t->nsegs; i++)
+				total += t->segs[i]->size;
+			drop = (c->retention_ms >= 0 && s->max_ts_ms < now - c->retention_ms) ||
+			       (c->retention_bytes >= 0 && total - s->size >= (uint64_t)c->retention_bytes);
+		}
+		pthread_mutex_unlock(&t->mu);
+		if (!drop || (rc = topic_drop_oldest(t)) < 0)
+			return rc;
+	}
+}
+
+static int build_map(seg **v, size_t n, uint64_t clean, const cfg *c, struct keymap *m)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < n && rc >= 0; i++) {
+		seg_iter it;
+		const unsigned char *bp;
+		rec_batch b;
+		uint64_t at;
+
+		if (v[i]->end_offset <= clean)
+			continue;
+		seg_iter_init(&it, v[i], SEG_HEADER_SIZE, v[i]->size);
+		while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
+			rec_iter ri;
+			const unsigned char *p;
+			size_t len, klen;
+			int tomb;
+			rec_iter_init(&ri, bp, &b);
+			for (uint64_t off = ri.offset; rec_iter_next(&ri, &p, &len); off = ri.offset) {
+				if (record_key(c, p, len, &klen, &tomb) &&
+				    (rc = map_put(m, hash_bytes(p, klen, 1), hash_bytes(p, klen, 2), off)) < 0)
+					break;
+			}
+			if (rc < 0)
+				break;
+		}
+		seg_iter_free(&it);
+	}
+	return rc;
+}
+
+static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const atomic_int *stop)
+{
+	struct keymap m = {0};
+	seg **v;
+	size_t n;
+	uint64_t clean, dirty = 0, total = 0, removed = 0;
+	int rc;
+
+	if (!(c->cleanup_policy & CFG_CLEANUP_COMPACT) || c->key_separator_len == 0)
+		return 0;
+	if ((rc = topic_sealed_segments(t, &v, &n)) < 0)
+		return rc;
+	pthread_mutex_lock(&t->mu);
+	clean = t->clean_offset;
+	pthread_mutex_unlock(&t->mu);
+	for (size_t i = 0; i < n; i++) {
+		total += v[i]->size;
+		if (v[i]->end_offset > clean)
+			dirty += v[i]->size;
+	}
+	if (n == 0 || dirty == 0 || (!force && (double)dirty < c->min_cleanable_dirty_ratio * (double)total))
+		goto out;
+	if ((rc = map_init(&m, 1024)) < 0 || (rc = build_map(v, n, clean, c, &m)) < 0)
+		goto out;
+	struct keep k = {.c = c, .map = &m, .tombstone_cutoff_ms = now - c->delete_retention_ms};
+	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
+		uint64_t r;
+		if ((rc = rewrite_segment(t, v[i], &k, c, &r)) < 0 && rc != -ENOENT)
+			goto out;
+		removed += r;
+	}
+	if (!(stop && atomic_load(stop)))
+		rc = topic_set_clean_offset(t, v[n - 1]->end_offset);
+	else
+		rc = 0;
+	log_info("topic %s: compacted %zu sealed segments, %" PRIu64 " records removed", t->name, n,
+		 removed);
+out:
+	map_free(&m);
+	segs_release(v, n);
+	return rc;
+}
+
+static int compression_step(topic *t, const cfg *c, const atomic_int *stop)
+{
+	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
+	struct keep all = {.c = c};
+	seg **v;
+	size_t n;
+	int rc;
+
+	if ((rc = topic_sealed_segments(t, &v, &n)) < 0)
+		return rc;
+	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
+		uint64_t r;
+		if (v[i]->compressed == want_z)
+			continue;
+		if ((rc = rewrite_segment(t, v[i], &all, c, &r)) < 0 && rc != -ENOENT)
+			break;
+		rc = 0;
+	}
+	segs_release(v, n);
+	return rc;
+}
+
+static int sync_step(topic *t, const cfg *c, int64_t now)
+{
+	int need;
+
+	pthread_mutex_lock(&t->mu);
+	need = t->segs[t->nsegs - 1]->end_offset > t->synced_offset && now - t->synced_ms >= c->flush_ms;
+	pthread_mutex_unlock(&t->mu);
+	return need ? topic_sync(t) : 0;
+}
+
+int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
+{
+	cfg c;
+	int rc = 0, r;
+
+	topic_config(t, &c);
+	/* Sync first: it is the one with a deadline. */
+	if ((r = sync_step(t, &c, now)) < 0 && !rc)
+		rc = r;
+	if ((r = roll_step(t, &c, now)) < 0 && !rc)
+		rc = r;
+	if ((r = retention_step(t, &c, now)) < 0 && !rc)
+		rc = r;
+	if (!(stop && atomic_load(stop)) && (r = compaction_step(t, &c, now, 0, stop)) < 0 && !rc)
+		rc = r;
+	if (!(stop && atomic_load(stop)) && (r = compression_step(t, &c, stop)) < 0 && !rc)
+		rc = r;
+	return rc;
+}
+
+int compact_topic_now(topic *t, int64_t now)
+{
+	cfg c;
+	topic_config(t, &c);
+	return compaction_step(t, &c, now, 1, NULL);
+}
