@@ -34,6 +34,7 @@ struct cursor {
 	int placed;    /* s and it are valid for pos */
 	int confined;  /* reads stop at the end of segment s */
 	uint64_t pos;  /* byte position of the next byte to return */
+	uint64_t min_offset; /* records below it are skipped */
 	seg_iter it;   /* over s's batches */
 	/* the current batch (have_batch), and the record at pos (have_rec) */
 	int have_batch;
@@ -113,6 +114,12 @@ void cur_seek(cursor *c, uint64_t bytepos)
 	forget_position(c);
 }
 
+void cur_skip_below(cursor *c, uint64_t offset)
+{
+	c->min_offset = offset;
+	c->have_rec = 0;
+}
+
 uint64_t cur_pos(const cursor *c)
 {
 	return c->pos;
@@ -164,6 +171,10 @@ static int load_batch(cursor *c)
 	uint64_t at;
 	int rc;
 
+	/* Batches wholly before the cursor are passed over unchecked: damage
+	** there is not this read's business. */
+	c->it.skip_pos = c->pos;
+	c->it.skip_off = c->min_offset;
 	for (int pass = 0; pass < 2; pass++) {
 		rc = seg_iter_next(&c->it, &p, &c->b, &at);
 		if (rc != 0)
@@ -234,7 +245,7 @@ static int advance(cursor *c)
 		if (c->have_batch) {
 			uint64_t off = c->ri.offset, pos = c->ri.bytepos;
 			while (rec_iter_next(&c->ri, &p, &l)) {
-				if (pos + l + 1 > c->pos) {
+				if (pos + l + 1 > c->pos && off >= c->min_offset) {
 					if (pos > c->pos)
 						c->pos = pos;
 					c->rec = p;
@@ -253,11 +264,8 @@ static int advance(cursor *c)
 		rc = load_batch(c);
 		if (rc < 0)
 			return rc;
-		if (rc == 1) {
-			if (rec_end_bytepos(&c->b) <= c->pos)
-				c->have_batch = 0; /* wholly before pos: skip it */
+		if (rc == 1)
 			continue;
-		}
 		if ((rc = next_segment(c)) <= 0)
 			return rc;
 	}

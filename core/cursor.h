@@ -41,6 +41,10 @@ void cur_close(cursor *c);
 /* Move to bytepos (of the whole log, also for a confined cursor). */
 void cur_seek(cursor *c, uint64_t bytepos);
 
+/* From now on, skip records whose offset is below offset (for a reader that
+** wants the records from offset on, but cannot know yet where they start). */
+void cur_skip_below(cursor *c, uint64_t offset);
+
 /* Where the next byte read comes from. */
 uint64_t cur_pos(const cursor *c);
 

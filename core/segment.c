@@ -550,6 +550,7 @@ static int next_plain(seg_iter *it, const unsigned char **batch, rec_batch *b, u
 	size_t off;
 	int rc;
 
+again:
 	if (it->loc >= it->buf_loc && it->loc < it->buf_loc + it->len) {
 		off = (size_t)(it->loc - it->buf_loc);
 		rc = rec_decode_header(it->buf + off, it->len - off, b);
@@ -582,6 +583,10 @@ static int next_plain(seg_iter *it, const unsigned char **batch, rec_batch *b, u
 		want = blen;
 	}
 found:
+	if (rec_end_bytepos(b) <= it->skip_pos || rec_end_offset(b) <= it->skip_off) {
+		it->loc += b->length;
+		goto again;
+	}
 	if (rec_check(it->buf + off, b) < 0)
 		return iter_damaged(it, it->loc, "batch failing its CRC");
 	*batch = it->buf + off;

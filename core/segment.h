@@ -62,6 +62,11 @@ typedef struct seg_iter {
 	unsigned char *raw; /* compressed: the stored frame */
 	size_t raw_cap;
 	codec *cx;
+	/* Plain segments: a batch that ends at or before skip_pos, or whose
+	** records all have offsets below skip_off, is passed over without its
+	** CRC check, so damage is reported only by reads that need the batch.
+	** (A compressed frame is checked whole when it is decoded.) */
+	uint64_t skip_pos, skip_off;
 } seg_iter;
 
 /* Start at location loc: a batch (plain) or frame (compressed) start, such

@@ -735,8 +735,8 @@ int topic_offset_bytepos(topic *t, uint64_t offset, uint64_t *bytepos)
 
 	if ((rc = cur_open(t, start, &c)) < 0)
 		return rc;
-	while ((rc = cur_next(c, &r)) == 1 && r.offset < offset)
-		;
+	cur_skip_below(c, offset);
+	rc = cur_next(c, &r);
 	if (rc == 1)
 		*bytepos = r.bytepos;
 	cur_close(c);
