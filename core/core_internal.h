@@ -70,9 +70,6 @@ struct topic {
 	uint64_t clean_offset; /* compaction has seen every record below this */
 	uint64_t synced_offset; /* every record below this is on stable storage */
 	int64_t synced_ms;	/* when the last sync finished */
-	/* Protected by append_mu: */
-	unsigned char *wbuf;
-	size_t wcap;
 };
 
 /* topic.c, for store.c */

@@ -45,6 +45,63 @@
 #define CONF_NAME "topic.conf"
 #define WBUF_KEEP (256u << 10) /* a larger append buffer is freed after use */
 
+/*
+** The buffer a batch is encoded in belongs to the appending thread, not to
+** the topic: a mount with a thousand topics needs as many buffers as it has
+** threads, not as it has topics.
+*/
+struct wbuf {
+	unsigned char *p;
+	size_t cap;
+};
+static pthread_key_t wbuf_key;
+static pthread_once_t wbuf_once = PTHREAD_ONCE_INIT;
+
+static void wbuf_free(void *arg)
+{
+	struct wbuf *w = arg;
+	free(w->p);
+	free(w);
+}
+
+static void wbuf_init(void)
+{
+	pthread_key_create(&wbuf_key, wbuf_free);
+}
+
+/* This thread's buffer of at least n bytes, or NULL. */
+static struct wbuf *wbuf_get(size_t n)
+{
+	struct wbuf *w;
+
+	pthread_once(&wbuf_once, wbuf_init);
+	w = pthread_getspecific(wbuf_key);
+	if (!w) {
+		if (!(w = calloc(1, sizeof *w)) || pthread_setspecific(wbuf_key, w) != 0) {
+			free(w);
+			return NULL;
+		}
+	}
+	if (n > w->cap) {
+		free(w->p);
+		w->cap = 0;
+		if (!(w->p = malloc(n)))
+			return NULL;
+		w->cap = n;
+	}
+	return w;
+}
+
+/* Give back what a large batch took. */
+static void wbuf_trim(struct wbuf *w)
+{
+	if (w && w->cap > WBUF_KEEP) {
+		free(w->p);
+		w->p = NULL;
+		w->cap = 0;
+	}
+}
+
 /* ---- topic.conf ---- */
 
 struct meta {
@@ -333,7 +390,6 @@ void topic_unref(topic *t)
 	for (size_t i = 0; i < t->nsegs; i++)
 		seg_unref(t->segs[i]);
 	free(t->segs);
-	free(t->wbuf);
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	pthread_mutex_destroy(&t->append_mu);
@@ -465,6 +521,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	size_t total = 0, enc = REC_HEADER_SIZE, count = 0;
 	int64_t max_msg, seg_bytes, seg_ms, now = io_now_ms();
 	unsigned char *buf;
+	struct wbuf *wb = NULL;
 	rec_encoder e;
 	seg *s;
 	int rc = 0, last_nl = 0;
@@ -516,16 +573,11 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 			s = t->segs[t->nsegs - 1];
 	}
 
-	if (enc > t->wcap) {
-		free(t->wbuf);
-		t->wcap = 0;
-		if (!(t->wbuf = malloc(enc))) {
-			rc = -ENOMEM;
-			goto out;
-		}
-		t->wcap = enc;
+	if (!(wb = wbuf_get(enc))) {
+		rc = -ENOMEM;
+		goto out;
 	}
-	buf = t->wbuf;
+	buf = wb->p;
 	rec_encode_begin(&e, buf);
 	for (size_t k = 0; k < count; k++) {
 		size_t len = (size_t)next_line_len(&it);
@@ -562,11 +614,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	t->last_ts_ms = now;
 	pthread_mutex_unlock(&t->mu);
 out:
-	if (t->wcap > WBUF_KEEP) {
-		free(t->wbuf);
-		t->wbuf = NULL;
-		t->wcap = 0;
-	}
+	wbuf_trim(wb);
 	pthread_mutex_unlock(&t->append_mu);
 	return rc;
 }
