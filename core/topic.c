@@ -791,6 +791,42 @@ int topic_offset_bytepos(topic *t, uint64_t offset, uint64_t *bytepos)
 	return rc == 1 ? 0 : rc == 0 ? -EAGAIN : rc;
 }
 
+int topic_time_lookup(topic *t, int64_t ts_ms, uint64_t *offset, uint64_t *bytepos)
+{
+	const seg *s = NULL;
+	uint64_t start;
+	cursor *c;
+	cur_record r;
+	int rc;
+
+	pthread_mutex_lock(&t->mu);
+	/* The first segment holding a record as new as ts_ms. A walk over the
+	** segment list (in memory; empty segments, which compaction can leave,
+	** would break a binary search's order), not over records. */
+	size_t lo = 0;
+	while (lo < t->nsegs && (t->segs[lo]->records == 0 || t->segs[lo]->max_ts_ms < ts_ms))
+		lo++;
+	if (lo < t->nsegs) {
+		s = t->segs[lo];
+		ssize_t i = idx_find_time(&s->index, ts_ms);
+		start = i >= 0 ? s->index.e[i].bytepos : s->base_bytepos;
+	}
+	pthread_mutex_unlock(&t->mu);
+	if (!s)
+		return -EAGAIN;
+
+	if ((rc = cur_open(t, start, &c)) < 0)
+		return rc;
+	while ((rc = cur_next(c, &r)) == 1 && r.timestamp_ms < ts_ms)
+		;
+	if (rc == 1) {
+		*offset = r.offset;
+		*bytepos = r.bytepos;
+	}
+	cur_close(c);
+	return rc == 1 ? 0 : rc == 0 ? -EAGAIN : rc;
+}
+
 int topic_segments(topic *t, topic_segment **out, size_t *n)
 {
 	topic_segment *v;

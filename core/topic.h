@@ -92,6 +92,15 @@ int topic_config_set(topic *t, int k, const char *value, size_t value_len);
 */
 int topic_offset_bytepos(topic *t, uint64_t offset, uint64_t *bytepos);
 
+/*
+** The first retained record appended at or after ts_ms (milliseconds since
+** the epoch): its offset and byte position. Found through the time index
+** (binary searches, then at most one index interval of batches), never by
+** scanning the log. Returns 0, or -EAGAIN when no record that new exists
+** yet; append times never go back, so once found the answer stays.
+*/
+int topic_time_lookup(topic *t, int64_t ts_ms, uint64_t *offset, uint64_t *bytepos);
+
 typedef struct topic_segment {
 	uint64_t base_offset;
 	uint64_t base_bytepos;
