@@ -178,7 +178,6 @@ static int load_topics(store *s)
 int store_open(const char *path, const cfg *defaults, store **out)
 {
 	store *s = calloc(1, sizeof *s);
-	char pid[32];
 	int rc;
 
 	if (!s)
@@ -204,9 +203,7 @@ int store_open(const char *path, const cfg *defaults, store **out)
 		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
 		goto fail;
 	}
-	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-	if (ftruncate(s->lockfd, 0) == 0)
-		(void)io_pwrite_all(s->lockfd, pid, strlen(pid), 0);
+	store_write_pid(s);
 	if ((rc = open_subdir(s->dirfd, "topics", &s->topics_fd)) < 0 ||
 	    (rc = open_subdir(s->dirfd, "tmp", &s->tmp_fd)) < 0 ||
 	    (rc = open_subdir(s->dirfd, "trash", &s->trash_fd)) < 0)
@@ -220,6 +217,16 @@ int store_open(const char *path, const cfg *defaults, store **out)
 fail:
 	store_close(s);
 	return rc;
+}
+
+int store_write_pid(store *s)
+{
+	char pid[32];
+
+	snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(s->lockfd, 0) < 0)
+		return -errno;
+	return io_pwrite_all(s->lockfd, pid, strlen(pid), 0);
 }
 
 int store_sync(store *s)

@@ -39,6 +39,10 @@ int store_open(const char *path, const cfg *defaults, store **out);
 ** reference must have been dropped. Returns the first sync error, if any. */
 int store_close(store *s);
 
+/* Write the calling process's pid into DATADIR/lock (for people; the lock
+** is the flock). A daemon calls it again after it forked. */
+int store_write_pid(store *s);
+
 /* The mount-wide defaults this store was opened with. */
 const cfg *store_defaults(const store *s);
 

@@ -727,22 +727,28 @@ void topic_config(topic *t, cfg *out)
 	pthread_mutex_unlock(&t->mu);
 }
 
-int topic_config_set(topic *t, int k, const char *value, size_t value_len)
+/* Set (value != NULL) or unset key k of the topic's own settings. */
+static int config_change(topic *t, int k, const char *value, size_t value_len)
 {
 	struct meta m;
 	cfg own;
 	int rc;
 
+	if (!cfg_key_name(k))
+		return -ENOENT;
 	pthread_mutex_lock(&t->append_mu);
 	pthread_mutex_lock(&t->mu);
 	m = meta_of(t);
 	own = t->own;
 	rc = t->deleted ? -ENOENT : 0;
 	pthread_mutex_unlock(&t->mu);
-	if (rc == 0 && (rc = cfg_set(&own, k, value, value_len)) < 0) {
-		if (rc == -EINVAL)
-			log_warn("topic %s: refused %s='%.*s': not a valid value", t->name,
-				 cfg_key_name(k), (int)(value_len > 64 ? 64 : value_len), value);
+	if (rc == 0 && !value)
+		cfg_unset(&own, k);
+	else if (rc == 0)
+		rc = cfg_set(&own, k, value, value_len);
+	if (rc == -EINVAL) {
+		log_warn("topic %s: refused %s='%.*s': not a valid value", t->name, cfg_key_name(k),
+			 (int)(value_len > 64 ? 64 : value_len), value);
 	} else if (rc == 0 && (rc = write_conf(t->dirfd, &own, &m)) == 0) {
 		pthread_mutex_lock(&t->mu);
 		t->own = own;
@@ -751,6 +757,16 @@ int topic_config_set(topic *t, int k, const char *value, size_t value_len)
 	}
 	pthread_mutex_unlock(&t->append_mu);
 	return rc;
+}
+
+int topic_config_set(topic *t, int k, const char *value, size_t value_len)
+{
+	return config_change(t, k, value ? value : "", value ? value_len : 0);
+}
+
+int topic_config_unset(topic *t, int k)
+{
+	return config_change(t, k, NULL, 0);
 }
 
 int topic_offset_bytepos(topic *t, uint64_t offset, uint64_t *bytepos)

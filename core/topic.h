@@ -83,6 +83,9 @@ int topic_set_owner(topic *t, mode_t mode, uid_t uid, gid_t gid);
 */
 void topic_config(topic *t, cfg *out);
 int topic_config_set(topic *t, int k, const char *value, size_t value_len);
+/* Forget the topic's own value of key k: the mount-wide default applies
+** again. -ENOENT for no such key. */
+int topic_config_unset(topic *t, int k);
 
 /*
 ** Where the rendered log of record `offset` starts: *bytepos receives the

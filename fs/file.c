@@ -1,0 +1,398 @@
+/*
+** file.c: see file.h.
+**
+** READING. File offset p of TOPIC/log is byte position p of the rendered
+** log; of a segment file, the segment's base_bytepos + p; of TOPIC/N, the
+** bytepos of record N + p (see inode.h, tfs_inode_base). A cursor reads
+** forward in O(1), so a read at the offset where the previous one ended
+** (f->expect) continues the cursor and any other offset seeks it. The
+** cursor may skip bytes that retention or compaction removed (its real
+** position jumps ahead); the reader's file offset then trails the real
+** position, which is why sequential reads are recognised by f->expect and
+** not by cur_pos(). A reader never sees a gap, a torn record or zeros.
+**
+** WRITING. The complete lines of one write, after whatever partial line
+** the file had pending, go to the topic in ONE topic_append call, so they
+** are appended atomically and never interleave with another writer's. The
+** bytes after the last "\n" stay pending in the file until a later write
+** completes them, or flush (each close()) or fsync appends them as a
+** record of their own. The offset the kernel sends is ignored: with
+** O_APPEND it is computed from a possibly stale cached size.
+*/
+#include "file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+
+#include "../core/config.h"
+#include "../core/cursor.h"
+#include "../core/topic.h"
+#include "log.h"
+
+struct tfs_file {
+	tfs_inode *in; /* a reference of the file's own */
+
+	pthread_mutex_t lock; /* protects everything below */
+	cursor *cur;	      /* NULL until needed */
+	uint64_t expect;      /* file offset right after the previous read */
+	char *pending;	      /* the partial line the writes left */
+	size_t pending_len;   /* <= max.message.bytes when it was checked */
+	size_t pending_cap;
+	int discarding;	      /* dropping a too-long line up to its "\n" */
+
+	/* protected by the set's mutex */
+	struct tfs_file *prev, *next;
+};
+
+struct tfs_files {
+	pthread_mutex_t mutex;
+	tfs_file *head; /* protected by mutex */
+};
+
+/* "TOPIC/log" style name of f, for messages. */
+static void file_label(const tfs_file *f, char *buf, size_t len)
+{
+	char name[STORE_NAME_MAX + 1];
+
+	topic_name(f->in->t, name);
+	switch (f->in->kind) {
+	case TFS_SEGMENT:
+		snprintf(buf, len, "%s/%020llu.log", name,
+			 (unsigned long long)f->in->param);
+		break;
+	case TFS_OFFSET:
+		snprintf(buf, len, "%s/%llu", name,
+			 (unsigned long long)f->in->param);
+		break;
+	default:
+		snprintf(buf, len, "%s/log", name);
+		break;
+	}
+}
+
+int tfs_files_new(tfs_files **out)
+{
+	tfs_files *fs = calloc(1, sizeof(*fs));
+
+	if (fs == NULL)
+		return -ENOMEM;
+	if (pthread_mutex_init(&fs->mutex, NULL) != 0) {
+		free(fs);
+		return -ENOMEM;
+	}
+	*out = fs;
+	return 0;
+}
+
+void tfs_files_free(tfs_files *fs, tfs_itable *tb)
+{
+	while (fs->head != NULL)
+		tfs_file_close(fs, tb, fs->head);
+	pthread_mutex_destroy(&fs->mutex);
+	free(fs);
+}
+
+int tfs_file_open(tfs_files *fs, tfs_itable *tb, tfs_inode *in, int flags,
+		  tfs_file **out)
+{
+	tfs_file *f;
+	int rc;
+
+	/* O_TRUNC reaches open() itself (libfuse asks for atomic O_TRUNC):
+	** ignored on log, refused with the read-only files. */
+	if (in->kind != TFS_LOG &&
+	    ((flags & O_ACCMODE) != O_RDONLY || (flags & O_TRUNC)))
+		return -EACCES;
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return -ENOMEM;
+	if (pthread_mutex_init(&f->lock, NULL) != 0) {
+		free(f);
+		return -ENOMEM;
+	}
+	if (in->kind == TFS_SEGMENT) {
+		/* Open the segment now: a segment that retention removed fails
+		** here rather than at the first read, and once open the cursor
+		** keeps the segment readable to its end. */
+		rc = cur_open_segment(in->t, in->param, &f->cur);
+		if (rc < 0) {
+			pthread_mutex_destroy(&f->lock);
+			free(f);
+			return rc;
+		}
+	}
+	tfs_inode_hold(tb, in);
+	f->in = in;
+
+	pthread_mutex_lock(&fs->mutex);
+	f->next = fs->head;
+	if (fs->head != NULL)
+		fs->head->prev = f;
+	fs->head = f;
+	pthread_mutex_unlock(&fs->mutex);
+	*out = f;
+	return 0;
+}
+
+tfs_inode *tfs_file_inode(const tfs_file *f)
+{
+	return f->in;
+}
+
+ssize_t tfs_file_read(tfs_file *f, void *buf, size_t size, uint64_t off)
+{
+	uint64_t base;
+	size_t done = 0;
+	ssize_t n = 0;
+	int rc;
+
+	rc = tfs_inode_base(f->in, &base);
+	if (rc == -EAGAIN)
+		return 0; /* TOPIC/N before record N exists: empty for now */
+	if (rc < 0)
+		return rc;
+
+	pthread_mutex_lock(&f->lock);
+	if (f->cur == NULL) {
+		rc = cur_open(f->in->t, base + off, &f->cur);
+		if (rc < 0)
+			goto out;
+	} else if (off != f->expect) {
+		cur_seek(f->cur, base + off);
+	}
+	while (done < size) {
+		n = cur_read(f->cur, (char *)buf + done, size - done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
+	}
+	if (n < 0 && done == 0) {
+		/* Report the error; bytes read before it are returned first,
+		** and the next read meets the error again. */
+		rc = (int)n;
+		f->expect = off;
+		goto out;
+	}
+	f->expect = off + done;
+	rc = 0;
+out:
+	pthread_mutex_unlock(&f->lock);
+	return rc < 0 ? rc : (ssize_t)done;
+}
+
+/* Make room for len pending bytes. 0 or -ENOMEM (pending unchanged). */
+static int pending_reserve(tfs_file *f, size_t len)
+{
+	size_t cap = f->pending_cap ? f->pending_cap : 256;
+	char *p;
+
+	if (len <= f->pending_cap)
+		return 0;
+	while (cap < len)
+		cap *= 2;
+	p = realloc(f->pending, cap);
+	if (p == NULL)
+		return -ENOMEM;
+	f->pending = p;
+	f->pending_cap = cap;
+	return 0;
+}
+
+static int64_t max_message_bytes(topic *t)
+{
+	cfg c;
+
+	topic_config(t, &c);
+	return c.max_message_bytes;
+}
+
+/* Log an append error that the core did not log itself (see log.h). */
+static void log_append_error(const tfs_file *f, const char *what, int rc)
+{
+	char label[STORE_NAME_MAX + 32];
+
+	if (rc != -ENOENT)
+		return;
+	file_label(f, label, sizeof(label));
+	tfs_log("%s '%s': the topic was deleted", what, label);
+}
+
+/* Log the refusal of a line longer than max.message.bytes. */
+static void log_too_long(const tfs_file *f, int64_t max, const char *what)
+{
+	char label[STORE_NAME_MAX + 32];
+
+	file_label(f, label, sizeof(label));
+	tfs_log("write to '%s': refused a line longer than max.message.bytes "
+		"(%lld)%s",
+		label, (long long)max, what);
+}
+
+/*
+** A line too long for a record may show up only after part of it was
+** accepted: it was written with several write() calls, or one write()
+** larger than max_write reached us as several requests. The part already
+** pending can then never become a record, so it is dropped, and so is the
+** rest of the line (f->discarding) up to its "\n": nothing of the line is
+** ever stored. Each write that carries part of it fails with EMSGSIZE and
+** stores nothing, as a write holding a too-long line must.
+*/
+ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
+{
+	const char *nl, *first_nl;
+	struct iovec iov[2];
+	size_t head, tail;
+	int64_t max;
+	int iovcnt = 0;
+	int rc = 0;
+
+	if (size == 0)
+		return 0;
+	pthread_mutex_lock(&f->lock);
+	first_nl = memchr(buf, '\n', size);
+	if (f->discarding) {
+		if (first_nl != NULL)
+			f->discarding = 0; /* the too-long line ends here */
+		rc = -EMSGSIZE;
+		goto out;
+	}
+	max = max_message_bytes(f->in->t);
+	nl = first_nl == NULL ? NULL : memrchr(buf, '\n', size);
+	head = nl == NULL ? 0 : (size_t)(nl - buf) + 1;
+	tail = size - head;
+
+	/* The line the pending bytes start: does it still fit? */
+	if (f->pending_len > 0 &&
+	    f->pending_len + (first_nl ? (size_t)(first_nl - buf) : size) >
+		    (uint64_t)max) {
+		log_too_long(f, max, "; dropped it");
+		f->pending_len = 0;
+		f->discarding = (first_nl == NULL);
+		rc = -EMSGSIZE;
+		goto out;
+	}
+	/* The partial line this write leaves must fit in a record. */
+	if (head > 0 && tail > (uint64_t)max) {
+		log_too_long(f, max, "");
+		rc = -EMSGSIZE;
+		goto out;
+	}
+	/* Reserve first, so that nothing can fail once records are stored. */
+	rc = pending_reserve(f, (head == 0 ? f->pending_len : 0) + tail);
+	if (rc < 0)
+		goto out;
+	if (head == 0) {
+		memcpy(f->pending + f->pending_len, buf, size);
+		f->pending_len += size;
+		goto out;
+	}
+
+	if (f->pending_len > 0) {
+		iov[iovcnt].iov_base = f->pending;
+		iov[iovcnt].iov_len = f->pending_len;
+		iovcnt++;
+	}
+	iov[iovcnt].iov_base = (void *)buf;
+	iov[iovcnt].iov_len = head;
+	iovcnt++;
+	/* -EMSGSIZE here: a complete line was too long; the core logs it. */
+	rc = topic_append(f->in->t, iov, iovcnt, NULL);
+	if (rc < 0)
+		goto out;
+	if (tail > 0) /* pending may still be NULL: nothing was ever kept */
+		memcpy(f->pending, buf + head, tail);
+	f->pending_len = tail;
+out:
+	pthread_mutex_unlock(&f->lock);
+	if (rc < 0) {
+		log_append_error(f, "write to", rc);
+		return rc;
+	}
+	return (ssize_t)size;
+}
+
+/* Append the pending partial line; called with f->lock held. */
+static int flush_locked(tfs_file *f)
+{
+	struct iovec iov[2];
+	int rc;
+
+	if (f->pending_len == 0)
+		return 0;
+	iov[0].iov_base = f->pending;
+	iov[0].iov_len = f->pending_len;
+	iov[1].iov_base = (void *)"\n";
+	iov[1].iov_len = 1;
+	rc = topic_append(f->in->t, iov, 2, NULL);
+	if (rc == 0)
+		f->pending_len = 0;
+	return rc;
+}
+
+int tfs_file_flush(tfs_file *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	rc = flush_locked(f);
+	pthread_mutex_unlock(&f->lock);
+	if (rc < 0)
+		log_append_error(f, "close of", rc);
+	return rc;
+}
+
+int tfs_file_fsync(tfs_file *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&f->lock);
+	rc = flush_locked(f);
+	pthread_mutex_unlock(&f->lock);
+	if (rc < 0) {
+		log_append_error(f, "fsync of", rc);
+		return rc;
+	}
+	if (f->in->kind != TFS_LOG)
+		return 0; /* read-only: nothing of ours to sync */
+	return topic_sync(f->in->t);
+}
+
+void tfs_file_close(tfs_files *fs, tfs_itable *tb, tfs_file *f)
+{
+	int rc;
+
+	pthread_mutex_lock(&fs->mutex);
+	if (f->prev != NULL)
+		f->prev->next = f->next;
+	else
+		fs->head = f->next;
+	if (f->next != NULL)
+		f->next->prev = f->prev;
+	pthread_mutex_unlock(&fs->mutex);
+
+	pthread_mutex_lock(&f->lock);
+	if (f->pending_len > 0) {
+		rc = flush_locked(f);
+		if (rc < 0) {
+			char label[STORE_NAME_MAX + 32];
+
+			file_label(f, label, sizeof(label));
+			tfs_log("release of '%s': dropped a partial line of "
+				"%zu bytes: %s",
+				label, f->pending_len, strerror(-rc));
+		}
+	}
+	if (f->cur != NULL)
+		cur_close(f->cur);
+	pthread_mutex_unlock(&f->lock);
+
+	tfs_inode_put(tb, f->in);
+	free(f->pending);
+	pthread_mutex_destroy(&f->lock);
+	free(f);
+}

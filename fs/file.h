@@ -1,0 +1,76 @@
+/*
+** file.h: the open regular files of a mount (TOPIC/log, segment files and
+** offset files) and what reading and writing them means.
+**
+** Each open() gets a tfs_file: a cursor for its reads (opened at the first
+** read, or at open for a segment file), the file offset its next
+** sequential read is expected at, and the partial line its writes left
+** pending. A tfs_file holds a reference on its inode. Calls on one file are
+** serialised by the file's own mutex; files are independent of each other.
+**
+** Functions return 0 (or a byte count) or a negative errno.
+*/
+#ifndef TOPICFS_FS_FILE_H
+#define TOPICFS_FS_FILE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "inode.h"
+
+typedef struct tfs_files tfs_files; /* the set of open files of a mount */
+typedef struct tfs_file tfs_file;
+
+int tfs_files_new(tfs_files **out /* OUT */);
+
+/*
+** At unmount: close every file still open (as tfs_file_close does, so
+** pending partial lines are appended) and free the set. No other call on
+** the set or its files may run.
+*/
+void tfs_files_free(tfs_files *fs, tfs_itable *tb);
+
+/*
+** Open in (a LOG, SEGMENT or OFFSET inode) with open(2)'s flags. Takes a
+** reference on in. Returns 0 and *out; -EACCES when a segment or offset
+** file is opened for writing or with O_TRUNC; -ENOENT when a segment no
+** longer exists.
+*/
+int tfs_file_open(tfs_files *fs, tfs_itable *tb, tfs_inode *in, int flags,
+		  tfs_file **out /* OUT */);
+
+/* The file's inode (valid while the file is open). */
+tfs_inode *tfs_file_inode(const tfs_file *f);
+
+/*
+** Read up to size bytes at file offset off into buf. Returns the number of
+** bytes (0: nothing more for now), -EIO when a stored record fails its
+** check, or another negative errno.
+*/
+ssize_t tfs_file_read(tfs_file *f, void *buf /* OUT */, size_t size,
+		      uint64_t off);
+
+/*
+** Append the complete lines of buf, after the pending partial line, as one
+** batch of records, and keep the bytes after the last "\n" pending. The
+** file offset of the write is ignored (appends go to the end). Returns
+** size, or -EMSGSIZE (a line longer than max.message.bytes), -ENOSPC, -EIO,
+** -ENOENT (topic deleted), -ENOMEM. On error nothing of buf is stored and
+** the pending partial line is as before, except after -EMSGSIZE for the
+** line the pending bytes start: that line is dropped whole (see file.c).
+*/
+ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size);
+
+/* Append the pending partial line, if any, as a record of its own (on each
+** close() of a descriptor). On error the line stays pending. */
+int tfs_file_flush(tfs_file *f);
+
+/* tfs_file_flush, then make everything appended to the topic durable. */
+int tfs_file_fsync(tfs_file *f);
+
+/* Flush (logging what cannot be appended), close and free the file, and
+** drop its inode reference. */
+void tfs_file_close(tfs_files *fs, tfs_itable *tb, tfs_file *f);
+
+#endif

@@ -1,0 +1,1255 @@
+/*
+** ops.c: the FUSE request handlers of topicfs (low-level API).
+**
+** NAMESPACE.
+**   /                     the topics (store_topic_names), mode 0755
+**   /TOPIC/               ".", "..", "log" and one "%020llu.log" per segment
+**   /TOPIC/log            the whole log: read to replay, write to append
+**   /TOPIC/<20 digits>.log  one segment, read-only
+**   /TOPIC/N              (N any decimal uint64, never listed) the records
+**                         from offset N on, read-only
+** Every other name is ENOENT. Topic directories keep the mode, uid and gid
+** of mkdir and chmod/chown; files belong to the topic's owner, log 0644,
+** the others 0444.
+**
+** CONVENTIONS. Each handler calls one do_ helper (or a module of file.c,
+** xattr.c) that returns 0 or a negative errno, and replies exactly once;
+** the errno is made positive only at fuse_reply_err. A handler holds a
+** reference on the inode it works on (tfs_inode_get ... tfs_inode_put), so
+** a concurrent FORGET never frees it mid-request. Every error that a
+** misuse produces is logged as one line.
+**
+** CACHING. Regular files have attribute timeout 0, so that every fstat
+** sees the current st_size (GNU tail polls it on FUSE), and are opened with
+** direct_io, so that the kernel neither caches nor reads ahead: each read()
+** is one READ answered by the file's cursor. Offset files have entry
+** timeout 0 too. Directories and stable names are cached for a second;
+** changes made through the mount (mkdir, rmdir, rename) update the
+** kernel's cache by themselves.
+*/
+#include "ops.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../core/maint.h"
+#include "../core/store.h"
+#include "../core/topic.h"
+#include "file.h"
+#include "inode.h"
+#include "log.h"
+#include "xattr.h"
+
+#define DIR_TIMEOUT 1.0	 /* seconds: attributes of directories */
+#define NAME_TIMEOUT 1.0 /* seconds: entries of topics, log, segments */
+#define TFS_UNKNOWN_INO 0xffffffffu /* d_ino of a name not looked up yet */
+
+#ifndef RENAME_NOREPLACE
+#define RENAME_NOREPLACE (1 << 0)
+#endif
+
+struct tfs {
+	/* Set before the session starts, then read-only. */
+	store *s;
+	char *datadir; /* absolute: statfs reports its file system */
+	int64_t maintenance_interval_ms;
+	uid_t uid; /* owner of the root directory: who mounted */
+	gid_t gid;
+	struct timespec mount_time;
+	maint *maint; /* the background thread; NULL when not running */
+
+	/* Thread-safe on their own (each has its mutex). */
+	tfs_itable *inodes;
+	tfs_files *files;
+};
+
+/* A snapshot of a directory, taken at opendir, so that readdir offsets
+** (indexes into it) stay valid whatever changes meanwhile. */
+struct dir_entry {
+	char *name;
+	fuse_ino_t ino;
+	mode_t type; /* S_IFDIR or S_IFREG */
+};
+
+struct dir_handle {
+	size_t n, cap;
+	struct dir_entry *e;
+};
+
+static struct tfs *tfs_of(fuse_req_t req)
+{
+	return (struct tfs *)fuse_req_userdata(req);
+}
+
+static tfs_file *file_of(const struct fuse_file_info *fi)
+{
+	return (tfs_file *)(uintptr_t)fi->fh;
+}
+
+/* ---- the mount context ---------------------------------------------- */
+
+int tfs_new(const char *datadir, int64_t maintenance_interval_ms,
+	    struct tfs **out)
+{
+	struct tfs *fs = calloc(1, sizeof(*fs));
+
+	if (fs == NULL)
+		return -ENOMEM;
+	fs->datadir = strdup(datadir);
+	if (fs->datadir == NULL || tfs_itable_new(&fs->inodes) < 0)
+		goto fail;
+	if (tfs_files_new(&fs->files) < 0)
+		goto fail;
+	fs->maintenance_interval_ms = maintenance_interval_ms;
+	fs->uid = getuid();
+	fs->gid = getgid();
+	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
+	*out = fs;
+	return 0;
+
+fail:
+	if (fs->inodes != NULL)
+		tfs_itable_free(fs->inodes);
+	free(fs->datadir);
+	free(fs);
+	return -ENOMEM;
+}
+
+void tfs_set_store(struct tfs *fs, store *s)
+{
+	fs->s = s;
+}
+
+int tfs_maint_start(struct tfs *fs)
+{
+	return maint_start(fs->s, fs->maintenance_interval_ms, &fs->maint);
+}
+
+void tfs_maint_stop(struct tfs *fs)
+{
+	maint_stop(fs->maint); /* NULL: nothing runs */
+	fs->maint = NULL;
+}
+
+void tfs_free(struct tfs *fs)
+{
+	if (fs == NULL)
+		return;
+	tfs_maint_stop(fs);
+	/* Files first: they hold references on inodes. */
+	tfs_files_free(fs->files, fs->inodes);
+	tfs_itable_free(fs->inodes);
+	free(fs->datadir);
+	free(fs);
+}
+
+/* ---- helpers -------------------------------------------------------- */
+
+/* "TOPIC/name" or "name", printable, for messages. */
+static const char *path_label(const tfs_inode *dir, const char *name,
+			      char *buf, size_t len)
+{
+	char tname[STORE_NAME_MAX + 1];
+	char shown[STORE_NAME_MAX + 1];
+
+	tfs_log_printable(name, strlen(name), shown, sizeof(shown));
+	if (dir->t == NULL) {
+		snprintf(buf, len, "%s", shown);
+	} else {
+		topic_name(dir->t, tname);
+		snprintf(buf, len, "%s/%s", tname, shown);
+	}
+	return buf;
+}
+
+#define LABEL_MAX (2 * STORE_NAME_MAX + 8)
+
+/* The label of an inode itself: "TOPIC", "TOPIC/log", ... */
+static const char *inode_label(const tfs_inode *in, char *buf, size_t len)
+{
+	char tname[STORE_NAME_MAX + 1];
+
+	if (in->t == NULL) {
+		snprintf(buf, len, "/");
+		return buf;
+	}
+	topic_name(in->t, tname);
+	switch (in->kind) {
+	case TFS_LOG:
+		snprintf(buf, len, "%s/log", tname);
+		break;
+	case TFS_SEGMENT:
+		snprintf(buf, len, "%s/%020llu.log", tname,
+			 (unsigned long long)in->param);
+		break;
+	case TFS_OFFSET:
+		snprintf(buf, len, "%s/%llu", tname,
+			 (unsigned long long)in->param);
+		break;
+	default:
+		snprintf(buf, len, "%s", tname);
+		break;
+	}
+	return buf;
+}
+
+/* 1 and *out when s[0..len) is a decimal number (digits only, leading
+** zeros allowed) that fits in a uint64_t; 0 otherwise. */
+static int parse_u64(const char *s, size_t len, uint64_t *out)
+{
+	uint64_t v = 0;
+	size_t i;
+
+	if (len == 0)
+		return 0;
+	for (i = 0; i < len; i++) {
+		unsigned d = (unsigned char)s[i] - '0';
+
+		if (d > 9)
+			return 0;
+		if (v > (UINT64_MAX - d) / 10)
+			return 0;
+		v = v * 10 + d;
+	}
+	*out = v;
+	return 1;
+}
+
+/* 1 and *base_offset when name has the form of a segment file name. */
+static int parse_segment_name(const char *name, uint64_t *base_offset)
+{
+	return strlen(name) == 24 && strcmp(name + 20, ".log") == 0 &&
+	       parse_u64(name, 20, base_offset);
+}
+
+/* The current segment whose base offset is base_offset: 0 and *out, or
+** -ENOENT. */
+static int find_segment(topic *t, uint64_t base_offset, topic_segment *out)
+{
+	topic_segment *segs;
+	size_t n, i;
+	int rc;
+
+	rc = topic_segments(t, &segs, &n);
+	if (rc < 0)
+		return rc;
+	rc = -ENOENT;
+	for (i = 0; i < n; i++) {
+		if (segs[i].base_offset == base_offset) {
+			*out = segs[i];
+			rc = 0;
+			break;
+		}
+	}
+	free(segs);
+	return rc;
+}
+
+static void ms_to_timespec(int64_t ms, struct timespec *ts)
+{
+	if (ms < 0)
+		ms = 0;
+	ts->tv_sec = (time_t)(ms / 1000);
+	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
+}
+
+static double attr_timeout(const tfs_inode *in)
+{
+	return (in->kind == TFS_ROOT || in->kind == TFS_TOPIC) ? DIR_TIMEOUT
+							       : 0.0;
+}
+
+static double entry_timeout(const tfs_inode *in)
+{
+	return in->kind == TFS_OFFSET ? 0.0 : NAME_TIMEOUT;
+}
+
+/* st_size and stored bytes of a segment file. A segment that retention
+** removed keeps the size last seen; the size never shrinks. */
+static int segment_size(tfs_inode *in, uint64_t *size, uint64_t *stored)
+{
+	topic_segment seg;
+	uint64_t sz = 0;
+	int rc;
+
+	rc = find_segment(in->t, in->param, &seg);
+	if (rc < 0 && rc != -ENOENT)
+		return rc;
+	*stored = rc == 0 ? seg.stored_bytes : 0;
+	pthread_mutex_lock(&in->lock);
+	if (rc == 0 && seg.end_bytepos > in->base)
+		sz = seg.end_bytepos - in->base;
+	if (sz > in->size_max)
+		in->size_max = sz;
+	*size = in->size_max;
+	pthread_mutex_unlock(&in->lock);
+	return 0;
+}
+
+static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
+{
+	topic_info info;
+	uint64_t size = 0, stored = 0, base;
+	int rc;
+
+	memset(st, 0, sizeof(*st));
+	st->st_ino = in->ino;
+	if (in->kind == TFS_ROOT) {
+		char **names;
+		size_t n;
+
+		rc = store_topic_names(fs->s, &names, &n);
+		if (rc < 0)
+			return rc;
+		store_names_free(names, n);
+		st->st_mode = S_IFDIR | 0755;
+		st->st_nlink = 2 + n;
+		st->st_uid = fs->uid;
+		st->st_gid = fs->gid;
+		st->st_atim = st->st_mtim = st->st_ctim = fs->mount_time;
+		return 0;
+	}
+
+	topic_get_info(in->t, &info);
+	st->st_uid = info.uid;
+	st->st_gid = info.gid;
+	ms_to_timespec(info.last_append_ms ? info.last_append_ms
+					   : info.created_ms,
+		       &st->st_mtim);
+	st->st_atim = st->st_ctim = st->st_mtim;
+	st->st_nlink = 1;
+	switch (in->kind) {
+	case TFS_TOPIC:
+		st->st_mode = S_IFDIR | (info.mode & 07777);
+		st->st_nlink = 2;
+		return 0;
+	case TFS_LOG:
+		st->st_mode = S_IFREG | 0644;
+		size = info.end_bytepos;
+		stored = info.stored_bytes;
+		break;
+	case TFS_SEGMENT:
+		st->st_mode = S_IFREG | 0444;
+		rc = segment_size(in, &size, &stored);
+		if (rc < 0)
+			return rc;
+		break;
+	case TFS_OFFSET:
+		st->st_mode = S_IFREG | 0444;
+		rc = tfs_inode_base(in, &base);
+		if (rc == 0 && info.end_bytepos > base)
+			size = info.end_bytepos - base;
+		else if (rc < 0 && rc != -EAGAIN)
+			return rc;
+		break;
+	default:
+		return -EIO;
+	}
+	st->st_size = (off_t)size;
+	st->st_blocks = (blkcnt_t)((stored + 511) / 512); /* what du shows */
+	return 0;
+}
+
+/*
+** The inode of (t, kind, param) as a lookup reply: counts one lookup. On
+** success *out holds a reference the caller puts after replying.
+*/
+static int do_entry(struct tfs *fs, topic *t, enum tfs_kind kind,
+		    uint64_t param, uint64_t seg_base,
+		    struct fuse_entry_param *e, tfs_inode **out)
+{
+	tfs_inode *in;
+	int rc;
+
+	rc = tfs_inode_lookup(fs->inodes, t, kind, param, seg_base, &in);
+	if (rc < 0)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	rc = do_fill_attr(fs, in, &e->attr);
+	if (rc < 0) {
+		tfs_inode_forget(fs->inodes, in->ino, 1);
+		tfs_inode_put(fs->inodes, in);
+		return rc;
+	}
+	e->ino = in->ino;
+	e->generation = 0; /* inode numbers are never reused */
+	e->attr_timeout = attr_timeout(in);
+	e->entry_timeout = entry_timeout(in);
+	*out = in;
+	return 0;
+}
+
+static void reply_entry_or_err(fuse_req_t req, int rc,
+			       const struct fuse_entry_param *e, tfs_inode *in)
+{
+	struct tfs *fs = tfs_of(req); /* req is freed by the reply */
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fuse_reply_entry(req, e);
+	tfs_inode_put(fs->inodes, in);
+}
+
+/* ---- lifecycle ------------------------------------------------------ */
+
+static void tfs_op_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	/* The writeback cache would make the kernel own st_size, merge
+	** writes into pages and break append atomicity (FUSE-NOTES.md). */
+	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+}
+
+/* ---- names ---------------------------------------------------------- */
+
+static int do_lookup(struct tfs *fs, fuse_ino_t parent, const char *name,
+		     struct fuse_entry_param *e, tfs_inode **out)
+{
+	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	topic_segment seg;
+	uint64_t n;
+	topic *t;
+	int rc;
+
+	if (dir == NULL)
+		return -ESTALE;
+	switch (dir->kind) {
+	case TFS_ROOT:
+		rc = store_topic_get(fs->s, name, &t);
+		if (rc < 0)
+			break;
+		rc = do_entry(fs, t, TFS_TOPIC, 0, 0, e, out);
+		topic_unref(t);
+		break;
+	case TFS_TOPIC:
+		if (strcmp(name, "log") == 0) {
+			rc = do_entry(fs, dir->t, TFS_LOG, 0, 0, e, out);
+		} else if (parse_segment_name(name, &n)) {
+			/* Only current segments: any other 20-digit .log name
+			** is ENOENT. */
+			rc = find_segment(dir->t, n, &seg);
+			if (rc == 0)
+				rc = do_entry(fs, dir->t, TFS_SEGMENT, n,
+					      seg.base_bytepos, e, out);
+		} else if (parse_u64(name, strlen(name), &n)) {
+			rc = do_entry(fs, dir->t, TFS_OFFSET, n, 0, e, out);
+		} else {
+			rc = -ENOENT;
+		}
+		break;
+	default:
+		rc = -ENOTDIR;
+		break;
+	}
+	tfs_inode_put(fs->inodes, dir);
+	return rc;
+}
+
+static void tfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct fuse_entry_param e;
+	tfs_inode *in = NULL;
+	int rc = do_lookup(tfs_of(req), parent, name, &e, &in);
+
+	reply_entry_or_err(req, rc, &e, in);
+}
+
+static void tfs_op_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	tfs_inode_forget(tfs_of(req)->inodes, ino, nlookup);
+	fuse_reply_none(req);
+}
+
+static void tfs_op_forget_multi(fuse_req_t req, size_t count,
+				struct fuse_forget_data *forgets)
+{
+	struct tfs *fs = tfs_of(req);
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		tfs_inode_forget(fs->inodes, forgets[i].ino,
+				 forgets[i].nlookup);
+	fuse_reply_none(req);
+}
+
+static int do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+		    mode_t mode, struct fuse_entry_param *e, tfs_inode **out)
+{
+	struct tfs *fs = tfs_of(req);
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	char label[LABEL_MAX];
+	topic *t;
+	int rc;
+
+	if (dir == NULL)
+		return -ESTALE;
+	path_label(dir, name, label, sizeof(label));
+	if (dir->kind != TFS_ROOT) {
+		tfs_log("mkdir '%s': a topic holds no directories", label);
+		rc = -EPERM;
+		goto out;
+	}
+	if (!store_name_valid(name)) {
+		tfs_log("mkdir '%s': invalid topic name (allowed: 1-249 of "
+			"A-Za-z0-9._-, not . or ..)",
+			label);
+		rc = -EINVAL;
+		goto out;
+	}
+	/* Unless FUSE_CAP_DONT_MASK is on (it is not), the kernel applied the
+	** umask to mode already; applying it again changes nothing. */
+	rc = store_topic_create(fs->s, name, (mode & 07777) & ~ctx->umask,
+				ctx->uid, ctx->gid, &t);
+	if (rc < 0) {
+		if (rc == -EEXIST) /* the core logs the other failures */
+			tfs_log("mkdir '%s': the topic exists", label);
+		goto out;
+	}
+	rc = do_entry(fs, t, TFS_TOPIC, 0, 0, e, out);
+	topic_unref(t);
+out:
+	tfs_inode_put(fs->inodes, dir);
+	return rc;
+}
+
+static void tfs_op_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode)
+{
+	struct fuse_entry_param e;
+	tfs_inode *in = NULL;
+	int rc = do_mkdir(req, parent, name, mode, &e, &in);
+
+	reply_entry_or_err(req, rc, &e, in);
+}
+
+/* create, mknod, symlink and link: nothing but mkdir makes names. */
+static int do_refuse_new_name(struct tfs *fs, const char *op,
+			      fuse_ino_t parent, const char *name)
+{
+	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	char label[LABEL_MAX];
+
+	if (dir == NULL)
+		return -ESTALE;
+	path_label(dir, name, label, sizeof(label));
+	if (dir->kind == TFS_ROOT)
+		tfs_log("%s '%s': only topics (directories, made with mkdir) "
+			"can be created here",
+			op, label);
+	else
+		tfs_log("%s '%s': a topic holds only its log, segment and "
+			"offset files",
+			op, label);
+	tfs_inode_put(fs->inodes, dir);
+	return -EPERM;
+}
+
+static void tfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  mode_t mode, struct fuse_file_info *fi)
+{
+	(void)mode;
+	(void)fi;
+	fuse_reply_err(req,
+		       -do_refuse_new_name(tfs_of(req), "create", parent, name));
+}
+
+static void tfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
+			 mode_t mode, dev_t rdev)
+{
+	(void)mode;
+	(void)rdev;
+	fuse_reply_err(req,
+		       -do_refuse_new_name(tfs_of(req), "mknod", parent, name));
+}
+
+static void tfs_op_symlink(fuse_req_t req, const char *link, fuse_ino_t parent,
+			   const char *name)
+{
+	(void)link;
+	fuse_reply_err(req, -do_refuse_new_name(tfs_of(req), "symlink", parent,
+						name));
+}
+
+static void tfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
+			const char *newname)
+{
+	(void)ino;
+	fuse_reply_err(req, -do_refuse_new_name(tfs_of(req), "link", newparent,
+						newname));
+}
+
+/*
+** unlink. Topic directories are removed with rmdir, which deletes all the
+** data. `rm -r TOPIC` first unlinks every name it lists (log and the
+** segment files), so those unlinks succeed and do nothing: the data goes
+** with the rmdir that follows. Offset files are never listed, and
+** unlinking one is refused.
+*/
+static int do_unlink(struct tfs *fs, fuse_ino_t parent, const char *name)
+{
+	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	char label[LABEL_MAX];
+	uint64_t n;
+	int rc = 0;
+
+	if (dir == NULL)
+		return -ESTALE;
+	path_label(dir, name, label, sizeof(label));
+	if (dir->kind == TFS_ROOT) {
+		tfs_log("unlink '%s': a topic is removed with rmdir", label);
+		rc = -EISDIR;
+	} else if (strcmp(name, "log") == 0 || parse_segment_name(name, &n)) {
+		rc = 0; /* accepted, nothing removed: see above */
+	} else {
+		tfs_log("unlink '%s': offset files cannot be removed", label);
+		rc = -EPERM;
+	}
+	tfs_inode_put(fs->inodes, dir);
+	return rc;
+}
+
+static void tfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -do_unlink(tfs_of(req), parent, name));
+}
+
+static int do_rmdir(struct tfs *fs, fuse_ino_t parent, const char *name)
+{
+	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	char label[LABEL_MAX];
+	int rc;
+
+	if (dir == NULL)
+		return -ESTALE;
+	if (dir->kind != TFS_ROOT) {
+		rc = -ENOTDIR; /* a topic holds no directories */
+	} else {
+		rc = store_topic_delete(fs->s, name);
+		if (rc == -ENOENT) /* the core logs the other failures */
+			tfs_log("rmdir '%s': no such topic",
+				path_label(dir, name, label, sizeof(label)));
+	}
+	tfs_inode_put(fs->inodes, dir);
+	return rc;
+}
+
+static void tfs_op_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	fuse_reply_err(req, -do_rmdir(tfs_of(req), parent, name));
+}
+
+static int do_rename(struct tfs *fs, fuse_ino_t parent, const char *name,
+		     fuse_ino_t newparent, const char *newname,
+		     unsigned int flags)
+{
+	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	tfs_inode *newdir = tfs_inode_get(fs->inodes, newparent);
+	char from[LABEL_MAX], to[LABEL_MAX];
+	int rc;
+
+	if (dir == NULL || newdir == NULL) {
+		rc = -ESTALE;
+		goto out;
+	}
+	path_label(dir, name, from, sizeof(from));
+	path_label(newdir, newname, to, sizeof(to));
+	if (flags & ~RENAME_NOREPLACE) {
+		tfs_log("rename '%s' to '%s': only plain renames are supported",
+			from, to);
+		rc = -EINVAL;
+		goto out;
+	}
+	if (dir->kind != TFS_ROOT || newdir->kind != TFS_ROOT) {
+		tfs_log("rename '%s' to '%s': only topics can be renamed, "
+			"within the mount's top directory",
+			from, to);
+		rc = -EPERM;
+		goto out;
+	}
+	if (!store_name_valid(newname)) {
+		tfs_log("rename '%s' to '%s': invalid topic name (allowed: "
+			"1-249 of A-Za-z0-9._-, not . or ..)",
+			from, to);
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = store_topic_rename(fs->s, name, newname); /* same name: a no-op */
+	if (rc == -EEXIST) {
+		/* A topic is never an empty directory that could be replaced. */
+		tfs_log("rename '%s' to '%s': the topic exists", from, to);
+		rc = (flags & RENAME_NOREPLACE) ? -EEXIST : -ENOTEMPTY;
+	} else if (rc < 0) {
+		tfs_log("rename '%s' to '%s': %s", from, to, strerror(-rc));
+	}
+out:
+	tfs_inode_put(fs->inodes, dir);
+	tfs_inode_put(fs->inodes, newdir);
+	return rc;
+}
+
+static void tfs_op_rename(fuse_req_t req, fuse_ino_t parent, const char *name,
+			  fuse_ino_t newparent, const char *newname,
+			  unsigned int flags)
+{
+	fuse_reply_err(req, -do_rename(tfs_of(req), parent, name, newparent,
+				       newname, flags));
+}
+
+/* ---- attributes ----------------------------------------------------- */
+
+static void tfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct tfs *fs = tfs_of(req);
+	struct stat st;
+	tfs_inode *in;
+	int rc;
+
+	/* An open file knows its inode (the same one ino names). The kernel
+	** passes fi for regular files only, so fh is a tfs_file. */
+	if (fi != NULL && fi->fh != 0)
+		in = tfs_file_inode(file_of(fi));
+	else
+		in = NULL;
+	if (in != NULL)
+		tfs_inode_hold(fs->inodes, in);
+	else
+		in = tfs_inode_get(fs->inodes, ino);
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = do_fill_attr(fs, in, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, attr_timeout(in));
+	tfs_inode_put(fs->inodes, in);
+}
+
+#define SET_OWNER (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)
+/* What changes a file; the rest (times, ctime, flags) changes nothing. */
+#define SET_CHANGES (SET_OWNER | FUSE_SET_ATTR_SIZE)
+#define SET_TIMES                                                    \
+	(FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_MTIME |                 \
+	 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |         \
+	 FUSE_SET_ATTR_CTIME)
+
+static int do_setattr(tfs_inode *in, const struct stat *attr,
+		      int to_set)
+{
+	char label[LABEL_MAX];
+	mode_t mode;
+	uid_t uid;
+	gid_t gid;
+
+	inode_label(in, label, sizeof(label));
+	switch (in->kind) {
+	case TFS_ROOT:
+		if ((to_set & SET_CHANGES) == 0)
+			return 0; /* times: accepted, not kept */
+		tfs_log("setattr '%s': the mount's top directory cannot change",
+			label);
+		return -EPERM;
+	case TFS_TOPIC:
+		if (to_set & FUSE_SET_ATTR_SIZE)
+			return -EISDIR;
+		if ((to_set & SET_OWNER) == 0)
+			return 0; /* times: accepted, not kept */
+		mode = (to_set & FUSE_SET_ATTR_MODE) ? (attr->st_mode & 07777)
+						     : (mode_t)-1;
+		uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
+		gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
+		return topic_set_owner(in->t, mode, uid, gid);
+	case TFS_LOG:
+		if (to_set & SET_OWNER) {
+			tfs_log("setattr '%s': a log's mode and owner are its "
+				"topic's; chmod or chown the topic directory",
+				label);
+			return -EPERM;
+		}
+		if ((to_set & FUSE_SET_ATTR_SIZE) && attr->st_size != 0) {
+			tfs_log("truncate '%s' to %lld: a log cannot be "
+				"truncated (truncating to 0 is accepted and "
+				"changes nothing)",
+				label, (long long)attr->st_size);
+			return -EPERM;
+		}
+		/* Size 0 (so that `>` works like `>>`) and times: accepted,
+		** nothing changes. */
+		return 0;
+	default:
+		if ((to_set & (SET_CHANGES | SET_TIMES)) == 0)
+			return 0;
+		tfs_log("setattr '%s': segment and offset files are read-only",
+			label);
+		return -EPERM;
+	}
+}
+
+static void tfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
+			   int to_set, struct fuse_file_info *fi)
+{
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	struct stat st;
+	int rc;
+
+	(void)fi;
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = do_setattr(in, attr, to_set);
+	if (rc == 0)
+		rc = do_fill_attr(fs, in, &st);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
+	else
+		fuse_reply_attr(req, &st, attr_timeout(in));
+	tfs_inode_put(fs->inodes, in);
+}
+
+/* ---- regular files -------------------------------------------------- */
+
+static int do_open(struct tfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	char label[LABEL_MAX];
+	tfs_file *f;
+	int rc;
+
+	if (in == NULL)
+		return -ESTALE;
+	if (in->kind == TFS_ROOT || in->kind == TFS_TOPIC) {
+		rc = -EISDIR;
+		goto out;
+	}
+	/* O_TRUNC on log is ignored (see tfs_file_open), so `>` appends. */
+	rc = tfs_file_open(fs->files, fs->inodes, in, fi->flags, &f);
+	if (rc < 0) {
+		inode_label(in, label, sizeof(label));
+		if (rc == -EACCES)
+			tfs_log("open '%s' for writing or truncation: segment "
+				"and offset files are read-only; append to log",
+				label);
+		else if (rc != -ENOENT)
+			tfs_log("open '%s': %s", label, strerror(-rc));
+		goto out;
+	}
+	fi->fh = (uintptr_t)f;
+	fi->direct_io = 1; /* each read() is one READ: no cache, no readahead */
+	fi->keep_cache = 0;
+out:
+	tfs_inode_put(fs->inodes, in);
+	return rc;
+}
+
+static void tfs_op_open(fuse_req_t req, fuse_ino_t ino,
+			struct fuse_file_info *fi)
+{
+	struct tfs *fs = tfs_of(req);
+	int rc = do_open(fs, ino, fi);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	/* -ENOENT: the open() was interrupted and no release will come. */
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		tfs_file_close(fs->files, fs->inodes, file_of(fi));
+}
+
+static void tfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	char *buf;
+	ssize_t n;
+
+	(void)ino;
+	buf = malloc(size ? size : 1);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	n = tfs_file_read(file_of(fi), buf, size, (uint64_t)off);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+}
+
+static void tfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
+			 size_t size, off_t off, struct fuse_file_info *fi)
+{
+	ssize_t n;
+
+	(void)ino;
+	(void)off; /* appends go to the end, whatever offset the kernel sent */
+	n = tfs_file_write(file_of(fi), buf, size);
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else
+		fuse_reply_write(req, (size_t)n);
+}
+
+static void tfs_op_flush(fuse_req_t req, fuse_ino_t ino,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	fuse_reply_err(req, -tfs_file_flush(file_of(fi)));
+}
+
+static void tfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
+			 struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync; /* only data matters: there is no metadata to sync */
+	fuse_reply_err(req, -tfs_file_fsync(file_of(fi)));
+}
+
+static void tfs_op_release(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct tfs *fs = tfs_of(req);
+
+	(void)ino;
+	tfs_file_close(fs->files, fs->inodes, file_of(fi));
+	fuse_reply_err(req, 0);
+}
+
+/* ---- directories ---------------------------------------------------- */
+
+static void dir_free(struct dir_handle *d)
+{
+	size_t i;
+
+	if (d == NULL)
+		return;
+	for (i = 0; i < d->n; i++)
+		free(d->e[i].name);
+	free(d->e);
+	free(d);
+}
+
+static int dir_add(struct dir_handle *d, const char *name, fuse_ino_t ino,
+		   mode_t type)
+{
+	if (d->n == d->cap) {
+		size_t cap = d->cap ? d->cap * 2 : 16;
+		struct dir_entry *e = realloc(d->e, cap * sizeof(*e));
+
+		if (e == NULL)
+			return -ENOMEM;
+		d->e = e;
+		d->cap = cap;
+	}
+	d->e[d->n].name = strdup(name);
+	if (d->e[d->n].name == NULL)
+		return -ENOMEM;
+	d->e[d->n].ino = ino ? ino : TFS_UNKNOWN_INO;
+	d->e[d->n].type = type;
+	d->n++;
+	return 0;
+}
+
+static int list_root(struct tfs *fs, struct dir_handle *d)
+{
+	char **names;
+	size_t n, i;
+	topic *t;
+	int rc;
+
+	rc = store_topic_names(fs->s, &names, &n);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < n && rc == 0; i++) {
+		fuse_ino_t ino = 0;
+
+		/* The inode number, when the kernel knows the topic already. */
+		if (store_topic_get(fs->s, names[i], &t) == 0) {
+			ino = tfs_inode_peek(fs->inodes, t, TFS_TOPIC, 0);
+			topic_unref(t);
+		}
+		rc = dir_add(d, names[i], ino, S_IFDIR);
+	}
+	store_names_free(names, n);
+	return rc;
+}
+
+static int list_topic(struct tfs *fs, topic *t, struct dir_handle *d)
+{
+	char name[32];
+	topic_segment *segs;
+	size_t n, i;
+	int rc;
+
+	rc = dir_add(d, "log", tfs_inode_peek(fs->inodes, t, TFS_LOG, 0),
+		     S_IFREG);
+	if (rc < 0)
+		return rc;
+	rc = topic_segments(t, &segs, &n);
+	if (rc < 0)
+		return rc;
+	for (i = 0; i < n && rc == 0; i++) {
+		snprintf(name, sizeof(name), "%020llu.log",
+			 (unsigned long long)segs[i].base_offset);
+		rc = dir_add(d, name,
+			     tfs_inode_peek(fs->inodes, t, TFS_SEGMENT,
+					    segs[i].base_offset),
+			     S_IFREG);
+	}
+	free(segs);
+	return rc;
+}
+
+static int do_opendir(struct tfs *fs, fuse_ino_t ino, struct dir_handle **out)
+{
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	struct dir_handle *d = NULL;
+	int rc;
+
+	if (in == NULL)
+		return -ESTALE;
+	if (in->kind != TFS_ROOT && in->kind != TFS_TOPIC) {
+		rc = -ENOTDIR;
+		goto out;
+	}
+	d = calloc(1, sizeof(*d));
+	if (d == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	rc = dir_add(d, ".", in->ino, S_IFDIR);
+	if (rc == 0)
+		rc = dir_add(d, "..", FUSE_ROOT_ID, S_IFDIR);
+	if (rc == 0)
+		rc = in->kind == TFS_ROOT ? list_root(fs, d)
+					  : list_topic(fs, in->t, d);
+	if (rc < 0) {
+		dir_free(d);
+		goto out;
+	}
+	*out = d;
+out:
+	tfs_inode_put(fs->inodes, in);
+	return rc;
+}
+
+static void tfs_op_opendir(fuse_req_t req, fuse_ino_t ino,
+			   struct fuse_file_info *fi)
+{
+	struct dir_handle *d = NULL;
+	int rc = do_opendir(tfs_of(req), ino, &d);
+
+	if (rc < 0) {
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	fi->fh = (uintptr_t)d;
+	if (fuse_reply_open(req, fi) == -ENOENT)
+		dir_free(d); /* interrupted: no releasedir will come */
+}
+
+static void tfs_op_readdir(fuse_req_t req, fuse_ino_t ino, size_t size,
+			   off_t off, struct fuse_file_info *fi)
+{
+	struct dir_handle *d = (struct dir_handle *)(uintptr_t)fi->fh;
+	struct stat st;
+	size_t pos = 0, i;
+	char *buf;
+
+	(void)ino;
+	buf = malloc(size ? size : 1);
+	if (buf == NULL) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	memset(&st, 0, sizeof(st));
+	for (i = off < 0 ? 0 : (size_t)off; i < d->n; i++) {
+		size_t len;
+
+		st.st_ino = d->e[i].ino;
+		st.st_mode = d->e[i].type;
+		len = fuse_add_direntry(req, buf + pos, size - pos,
+					d->e[i].name, &st, (off_t)(i + 1));
+		if (len > size - pos)
+			break;
+		pos += len;
+	}
+	fuse_reply_buf(req, buf, pos);
+	free(buf);
+}
+
+static void tfs_op_releasedir(fuse_req_t req, fuse_ino_t ino,
+			      struct fuse_file_info *fi)
+{
+	(void)ino;
+	dir_free((struct dir_handle *)(uintptr_t)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void tfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
+{
+	struct statvfs sv;
+
+	(void)ino;
+	if (statvfs(tfs_of(req)->datadir, &sv) < 0) {
+		int err = errno;
+
+		tfs_log("statfs of '%s': %s", tfs_of(req)->datadir,
+			strerror(err));
+		fuse_reply_err(req, err);
+		return;
+	}
+	fuse_reply_statfs(req, &sv);
+}
+
+/* ---- extended attributes -------------------------------------------- */
+
+/* Only topic directories have attributes: the others answer as a file
+** without any (ENODATA, an empty list). */
+
+static void tfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    size_t size)
+{
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	char *buf = NULL;
+	ssize_t n;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind != TFS_TOPIC) {
+		n = -ENODATA;
+	} else if (size == 0) {
+		n = tfs_xattr_get(in->t, name, NULL, 0);
+	} else {
+		buf = malloc(size);
+		n = buf == NULL ? -ENOMEM : tfs_xattr_get(in->t, name, buf, size);
+	}
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+	tfs_inode_put(fs->inodes, in);
+}
+
+static void tfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	char *buf = NULL;
+	ssize_t n;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind != TFS_TOPIC) {
+		n = 0;
+	} else if (size == 0) {
+		n = tfs_xattr_list(in->t, NULL, 0);
+	} else {
+		buf = malloc(size);
+		n = buf == NULL ? -ENOMEM : tfs_xattr_list(in->t, buf, size);
+	}
+	if (n < 0)
+		fuse_reply_err(req, (int)-n);
+	else if (size == 0)
+		fuse_reply_xattr(req, (size_t)n);
+	else
+		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+	tfs_inode_put(fs->inodes, in);
+}
+
+static void tfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    const char *value, size_t size, int flags)
+{
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	char label[LABEL_MAX];
+	int rc;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (in->kind == TFS_TOPIC) {
+		rc = tfs_xattr_set(in->t, name, value, size, flags);
+		/* A new setting (retention, compaction, ...) applies now. */
+		if (rc == 0 && fs->maint != NULL)
+			maint_kick(fs->maint);
+	} else {
+		tfs_log("setxattr '%s' %s: only topic directories have "
+			"attributes",
+			inode_label(in, label, sizeof(label)), name);
+		rc = -ENOTSUP;
+	}
+	fuse_reply_err(req, -rc);
+	tfs_inode_put(fs->inodes, in);
+}
+
+static void tfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
+			       const char *name)
+{
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	int rc;
+
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	rc = in->kind == TFS_TOPIC ? tfs_xattr_remove(in->t, name) : -ENODATA;
+	fuse_reply_err(req, -rc);
+	tfs_inode_put(fs->inodes, in);
+}
+
+const struct fuse_lowlevel_ops tfs_ops = {
+	.init = tfs_op_init,
+	.lookup = tfs_op_lookup,
+	.forget = tfs_op_forget,
+	.forget_multi = tfs_op_forget_multi,
+	.getattr = tfs_op_getattr,
+	.setattr = tfs_op_setattr,
+	.mknod = tfs_op_mknod,
+	.mkdir = tfs_op_mkdir,
+	.unlink = tfs_op_unlink,
+	.rmdir = tfs_op_rmdir,
+	.symlink = tfs_op_symlink,
+	.rename = tfs_op_rename,
+	.link = tfs_op_link,
+	.create = tfs_op_create,
+	.open = tfs_op_open,
+	.read = tfs_op_read,
+	.write = tfs_op_write,
+	.flush = tfs_op_flush,
+	.release = tfs_op_release,
+	.fsync = tfs_op_fsync,
+	.opendir = tfs_op_opendir,
+	.readdir = tfs_op_readdir,
+	.releasedir = tfs_op_releasedir,
+	.statfs = tfs_op_statfs,
+	.setxattr = tfs_op_setxattr,
+	.getxattr = tfs_op_getxattr,
+	.listxattr = tfs_op_listxattr,
+	.removexattr = tfs_op_removexattr,
+};

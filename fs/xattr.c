@@ -1,0 +1,187 @@
+/*
+** xattr.c: see xattr.h.
+**
+** Unknown names read as -ENODATA, never -ENOTSUP: ls, cp and tar probe
+** security.* and system.* on every file, and ENODATA is the answer that
+** means "this file has none" without making them warn.
+*/
+#include "xattr.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/xattr.h>
+
+#include "../core/config.h"
+#include "../core/topic.h"
+#include "log.h"
+
+#define USER_PREFIX "user."
+#define FIGURE_PREFIX "user.topicfs."
+
+enum figure {
+	FIG_START_OFFSET,
+	FIG_END_OFFSET,
+	FIG_RECORDS,
+	FIG_SEGMENTS,
+	FIG_STORED_BYTES,
+	FIG_COUNT
+};
+
+static const char *const figure_names[FIG_COUNT] = {
+	[FIG_START_OFFSET] = "start_offset",
+	[FIG_END_OFFSET] = "end_offset",
+	[FIG_RECORDS] = "records",
+	[FIG_SEGMENTS] = "segments",
+	[FIG_STORED_BYTES] = "stored_bytes",
+};
+
+/* The figure called name (with its "user.topicfs." prefix), or -1. */
+static int figure_find(const char *name)
+{
+	int i;
+
+	if (strncmp(name, FIGURE_PREFIX, strlen(FIGURE_PREFIX)) != 0)
+		return -1;
+	name += strlen(FIGURE_PREFIX);
+	for (i = 0; i < FIG_COUNT; i++)
+		if (strcmp(name, figure_names[i]) == 0)
+			return i;
+	return -1;
+}
+
+/* The setting called name (with its "user." prefix), or -1. */
+static int setting_find(const char *name)
+{
+	int k;
+
+	if (strncmp(name, USER_PREFIX, strlen(USER_PREFIX)) != 0)
+		return -1;
+	k = cfg_key_find(name + strlen(USER_PREFIX));
+	return k < 0 ? -1 : k;
+}
+
+static uint64_t figure_value(topic *t, int fig)
+{
+	topic_info info;
+
+	topic_get_info(t, &info);
+	switch (fig) {
+	case FIG_START_OFFSET:
+		return info.start_offset;
+	case FIG_END_OFFSET:
+		return info.end_offset;
+	case FIG_RECORDS:
+		return info.records;
+	case FIG_SEGMENTS:
+		return info.segments;
+	default:
+		return info.stored_bytes;
+	}
+}
+
+/* Copy len bytes of value out as getxattr(2) does. */
+static ssize_t copy_out(const char *value, size_t len, char *buf, size_t size)
+{
+	if (size == 0)
+		return (ssize_t)len;
+	if (len > size)
+		return -ERANGE;
+	memcpy(buf, value, len);
+	return (ssize_t)len;
+}
+
+ssize_t tfs_xattr_get(topic *t, const char *name, char *buf, size_t size)
+{
+	char value[CFG_VALUE_MAX];
+	int k, fig, len;
+
+	fig = figure_find(name);
+	if (fig >= 0) {
+		len = snprintf(value, sizeof(value), "%" PRIu64,
+			       figure_value(t, fig));
+		return copy_out(value, (size_t)len, buf, size);
+	}
+	k = setting_find(name);
+	if (k >= 0) {
+		cfg c;
+
+		topic_config(t, &c);
+		len = cfg_get(&c, k, value, sizeof(value));
+		if (len < 0)
+			return -ENODATA;
+		return copy_out(value, (size_t)len, buf, size);
+	}
+	return -ENODATA;
+}
+
+ssize_t tfs_xattr_list(topic *t, char *buf, size_t size)
+{
+	size_t total = 0;
+	int k, i;
+
+	(void)t; /* every topic has every setting and figure */
+	for (k = 0; k < CFG_NKEYS; k++)
+		total += strlen(USER_PREFIX) + strlen(cfg_key_name(k)) + 1;
+	for (i = 0; i < FIG_COUNT; i++)
+		total += strlen(FIGURE_PREFIX) + strlen(figure_names[i]) + 1;
+	if (size == 0)
+		return (ssize_t)total;
+	if (total > size)
+		return -ERANGE;
+
+	for (k = 0; k < CFG_NKEYS; k++)
+		buf += sprintf(buf, "%s%s", USER_PREFIX, cfg_key_name(k)) + 1;
+	for (i = 0; i < FIG_COUNT; i++)
+		buf += sprintf(buf, "%s%s", FIGURE_PREFIX, figure_names[i]) + 1;
+	return (ssize_t)total;
+}
+
+int tfs_xattr_set(topic *t, const char *name, const char *value, size_t size,
+		  int flags)
+{
+	char tname[STORE_NAME_MAX + 1];
+	int k, rc;
+
+	topic_name(t, tname);
+	if (strncmp(name, USER_PREFIX, strlen(USER_PREFIX)) != 0) {
+		tfs_log("setxattr '%s' %s: only user.* attributes exist",
+			tname, name);
+		return -ENOTSUP;
+	}
+	if (figure_find(name) >= 0) {
+		tfs_log("setxattr '%s' %s: read-only", tname, name);
+		return -EPERM;
+	}
+	k = setting_find(name);
+	if (k < 0) {
+		tfs_log("setxattr '%s' %s: no such setting", tname, name);
+		return -EINVAL;
+	}
+	if (flags & XATTR_CREATE) {
+		tfs_log("setxattr '%s' %s: exists (every setting does)",
+			tname, name);
+		return -EEXIST;
+	}
+	/* The core logs a bad value itself. */
+	rc = topic_config_set(t, k, value, size);
+	if (rc == -ENOENT)
+		tfs_log("setxattr '%s' %s: the topic was deleted", tname, name);
+	return rc;
+}
+
+int tfs_xattr_remove(topic *t, const char *name)
+{
+	char tname[STORE_NAME_MAX + 1];
+
+	if (figure_find(name) >= 0) {
+		topic_name(t, tname);
+		tfs_log("removexattr '%s' %s: read-only", tname, name);
+		return -EPERM;
+	}
+	int k = setting_find(name);
+	if (k >= 0)
+		return topic_config_unset(t, k); /* back to the mount's default */
+	return -ENODATA;
+}
