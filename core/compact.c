@@ -25,7 +25,7 @@
 **   4. Compression: sealed segments not stored as compression.type says
 **      are rewritten (zstd frames, or plain).
 **   5. Sync, when records were appended since the last sync and flush.ms
-**      has passed.
+**      has passed; and store the consumer positions that moved.
 **
 ** LOCKS. Sealed segments never change in place, so they are read and their
 ** replacements written with no topic lock held; only the swap in the
@@ -49,6 +49,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "consumer.h"
 #include "core_internal.h"
 #include "io.h"
 #include "log.h"
@@ -422,6 +423,8 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 	topic_config(t, &c);
 	/* Sync first: it is the one with a deadline. */
 	if ((r = sync_step(t, &c, now)) < 0 && !rc)
+		rc = r;
+	if ((r = consumer_persist_all(t)) < 0 && !rc)
 		rc = r;
 	if ((r = roll_step(t, &c, now)) < 0 && !rc)
 		rc = r;

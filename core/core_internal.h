@@ -70,6 +70,7 @@ struct topic {
 	uint64_t clean_offset; /* compaction has seen every record below this */
 	uint64_t synced_offset; /* every record below this is on stable storage */
 	int64_t synced_ms;	/* when the last sync finished */
+	struct consumer *consumers; /* open consumers (consumer.c) */
 };
 
 /* topic.c, for store.c */

@@ -300,16 +300,18 @@ ssize_t cur_read(cursor *c, void *buf, size_t len)
 	return (ssize_t)done;
 }
 
-int cur_next(cursor *c, cur_record *rec)
+/* The next whole record at or after pos, made current (pos moves to its
+** start). Returns 1, 0 or a negative errno. */
+static int whole_record(cursor *c, cur_record *rec)
 {
 	for (;;) {
 		int rc = advance(c);
 		if (rc <= 0)
 			return rc;
-		c->have_rec = 0;
 		if (c->rec_bytepos < c->pos) {
 			/* pos is inside this record: the next one is wanted */
 			c->pos = c->rec_bytepos + c->rec_len + 1;
+			c->have_rec = 0;
 			continue;
 		}
 		rec->offset = c->rec_offset;
@@ -317,7 +319,21 @@ int cur_next(cursor *c, cur_record *rec)
 		rec->timestamp_ms = c->b.timestamp_ms;
 		rec->payload = (const char *)c->rec;
 		rec->len = c->rec_len;
-		c->pos = c->rec_bytepos + c->rec_len + 1;
 		return 1;
 	}
+}
+
+int cur_peek(cursor *c, cur_record *rec)
+{
+	return whole_record(c, rec);
+}
+
+int cur_next(cursor *c, cur_record *rec)
+{
+	int rc = whole_record(c, rec);
+	if (rc == 1) {
+		c->have_rec = 0;
+		c->pos = c->rec_bytepos + c->rec_len + 1;
+	}
+	return rc;
 }

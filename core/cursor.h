@@ -71,4 +71,10 @@ typedef struct cur_record {
 */
 int cur_next(cursor *c, cur_record *rec);
 
+/*
+** Like cur_next, but the cursor stays at the record: the next cur_next (or
+** cur_read) returns it again. Returns 1 and *rec, 0, or a negative errno.
+*/
+int cur_peek(cursor *c, cur_record *rec);
+
 #endif

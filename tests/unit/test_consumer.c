@@ -1,0 +1,152 @@
+/*
+** test_consumer.c: named reader positions: whole records per read, records
+** longer than a read, shared readers each getting a record once, seeking,
+** and the position surviving a reopen of the store.
+*/
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "consumer.h"
+#include "store.h"
+#include "topic.h"
+#include "util.h"
+
+TestSuite(consumer, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
+
+static void append_numbered(topic *t, int from, int to)
+{
+	char line[64];
+	for (int i = from; i < to; i++) {
+		int n = snprintf(line, sizeof line, "record %d\n", i);
+		tu_append(t, line, (size_t)n, (uint64_t)i);
+	}
+}
+
+Test(consumer, whole_records_and_position)
+{
+	cfg d;
+	char buf[64];
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "q");
+	append_numbered(t, 0, 100);
+
+	consumer *c;
+	cr_assert_eq(consumer_open(t, "a", 0, &c), -ENOENT);
+	cr_assert_eq(consumer_open(t, "bad name", 1, &c), -EINVAL);
+	cr_assert_eq(consumer_open(t, "a", 1, &c), 0);
+	/* "record 0\n" is 9 bytes: a 20-byte read takes two whole records. */
+	ssize_t n = consumer_read(c, buf, 20);
+	cr_assert_eq(n, 18);
+	cr_assert_eq(memcmp(buf, "record 0\nrecord 1\n", 18), 0);
+	cr_assert_eq(consumer_offset(c), 2);
+	/* A 4-byte read hands out record 2 in pieces. */
+	cr_assert_eq(consumer_read(c, buf, 4), 4);
+	cr_assert_eq(memcmp(buf, "reco", 4), 0);
+	cr_assert_eq(consumer_read(c, buf, 64), 5);
+	cr_assert_eq(memcmp(buf, "rd 2\n", 5), 0);
+	cr_assert_eq(consumer_offset(c), 3);
+	cr_assert_eq(consumer_read(c, buf, 9), 9);
+	cr_assert_eq(memcmp(buf, "record 3\n", 9), 0);
+
+	/* Seek: rewind to 50, and past the end. */
+	cr_assert_eq(consumer_seek(c, 50), 0);
+	cr_assert_eq(consumer_read(c, buf, 10), 10);
+	cr_assert_eq(memcmp(buf, "record 50\n", 10), 0);
+	cr_assert_eq(consumer_seek(c, 105), 0);
+	cr_assert_eq(consumer_read(c, buf, sizeof buf), 0);
+	append_numbered(t, 100, 110);
+	cr_assert_eq(consumer_read(c, buf, 11), 11);
+	cr_assert_eq(memcmp(buf, "record 105\n", 11), 0);
+	consumer_close(c);
+
+	/* The position survives a reopen of the store. */
+	topic_unref(t);
+	tu_close(s);
+	s = tu_open(&d);
+	t = tu_get(s, "q");
+	cr_assert(consumer_exists(t, "a"));
+	cr_assert(!consumer_exists(t, "b"));
+	cr_assert_eq(consumer_open(t, "a", 0, &c), 0);
+	cr_assert_eq(consumer_offset(c), 106);
+	cr_assert_eq(consumer_read(c, buf, 11), 11);
+	cr_assert_eq(memcmp(buf, "record 106\n", 11), 0);
+	consumer_close(c);
+
+	char **names;
+	size_t cnt;
+	cr_assert_eq(consumer_names(t, &names, &cnt), 0);
+	cr_assert_eq(cnt, 1);
+	cr_assert_str_eq(names[0], "a");
+	store_names_free(names, cnt);
+	cr_assert_eq(consumer_remove(t, "a"), 0);
+	cr_assert(!consumer_exists(t, "a"));
+	cr_assert_eq(consumer_remove(t, "a"), -ENOENT);
+	topic_unref(t);
+	tu_close(s);
+}
+
+struct worker {
+	topic *t;
+	char *seen; /* seen[i] counts deliveries of record i */
+	pthread_mutex_t *mu;
+	int total;
+};
+
+static void *work(void *arg)
+{
+	struct worker *w = arg;
+	consumer *c;
+	char buf[100];
+
+	cr_assert_eq(consumer_open(w->t, "jobs", 1, &c), 0);
+	for (;;) {
+		ssize_t n = consumer_read(c, buf, sizeof buf);
+		cr_assert_geq(n, 0);
+		if (n == 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			char *nl = memchr(p, '\n', (size_t)(buf + n - p));
+			cr_assert_not_null(nl, "a read ended inside a record");
+			int i = atoi(p + 7);
+			pthread_mutex_lock(w->mu);
+			w->seen[i]++;
+			pthread_mutex_unlock(w->mu);
+			p = nl + 1;
+		}
+	}
+	consumer_close(c);
+	return NULL;
+}
+
+Test(consumer, shared_readers_get_each_record_once)
+{
+	enum { N = 20000, READERS = 4 };
+	cfg d;
+	pthread_t th[READERS];
+	pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+	struct worker w[READERS];
+	char *seen = calloc(N, 1);
+
+	tu_cfg_plain(&d, 64 << 10);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "q");
+	append_numbered(t, 0, N);
+	for (int i = 0; i < READERS; i++) {
+		w[i] = (struct worker){t, seen, &mu, N};
+		pthread_create(&th[i], NULL, work, &w[i]);
+	}
+	for (int i = 0; i < READERS; i++)
+		pthread_join(th[i], NULL);
+	for (int i = 0; i < N; i++)
+		cr_assert_eq(seen[i], 1, "record %d delivered %d times", i, seen[i]);
+	free(seen);
+	topic_unref(t);
+	tu_close(s);
+}
