@@ -266,10 +266,9 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
 	head = nl == NULL ? 0 : (size_t)(nl - buf) + 1;
 	tail = size - head;
 
-	/* The line the pending bytes start: does it still fit? */
-	if (f->pending_len > 0 &&
-	    f->pending_len + (first_nl ? (size_t)(first_nl - buf) : size) >
-		    (uint64_t)max) {
+	/* The line the pending bytes (or this write) start: does it fit? */
+	if (f->pending_len + (first_nl ? (size_t)(first_nl - buf) : size) >
+	    (uint64_t)max) {
 		log_too_long(f, max, "; dropped it");
 		f->pending_len = 0;
 		f->discarding = (first_nl == NULL);
