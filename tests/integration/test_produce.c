@@ -1,0 +1,313 @@
+/*
+** test_produce.c: producing records with real tools and reading them back
+** with real tools (SPEC.md, "Records" and "The namespace").
+**
+** Every test keeps the bytes it expects (in memory, or in a plain file under
+** $WORK when shell tools compare) and compares them byte for byte with what
+** the mount serves.
+*/
+#include "harness.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+TestSuite(produce, .init = h_setup, .fini = h_teardown, .timeout = 90);
+
+static void make_topic(const char *name)
+{
+	cr_assert(mkdir(h_mnt("%s", name), 0755) == 0, "mkdir %s: %s", name, strerror(errno));
+}
+
+static int open_log(const char *topic)
+{
+	int fd = open(h_mnt("%s/log", topic), O_WRONLY | O_APPEND);
+
+	cr_assert(fd >= 0, "open %s/log for appending: %s", topic, strerror(errno));
+	return fd;
+}
+
+/* One write() call that must write all of S. */
+static void write_str(int fd, const char *s)
+{
+	ssize_t n = write(fd, s, strlen(s));
+
+	cr_assert_eq(n, (ssize_t)strlen(s), "write(\"%s\") returned %zd: %s", s, n,
+		     n < 0 ? strerror(errno) : "short write");
+}
+
+/* TOPIC/log must read back exactly WANT (LEN bytes), and stat must agree. */
+static void assert_log_is(const char *topic, const void *want, size_t len, const char *what)
+{
+	size_t got_len;
+	char *got = h_read_file(h_mnt("%s/log", topic), &got_len);
+
+	cr_assert(got != NULL, "%s: read %s/log: %s", what, topic, strerror(errno));
+	H_ASSERT_BYTES(got, got_len, want, len, "%s: content of %s/log", what, topic);
+	cr_assert_eq(h_file_size(h_mnt("%s/log", topic)), (long long)len,
+		     "%s: st_size of %s/log is not the length of its content", what, topic);
+	free(got);
+}
+
+/* `echo >>`, one open and one line per command, read back with cmp. */
+Test(produce, shell_echo_appends_lines)
+{
+	H_SH_OK("mkdir $MNT/t && for i in $(seq 1 200); do"
+		"  echo \"line $i from the shell\" >> $MNT/t/log;"
+		"  echo \"line $i from the shell\" >> $WORK/want;"
+		"done && cmp $MNT/t/log $WORK/want");
+}
+
+/*
+** cat, head -n, tail -n, grep and wc read exactly the expected bytes, and so
+** do reads of odd sizes at arbitrary byte positions.
+*/
+Test(produce, readers_get_exact_bytes)
+{
+	static const char *levels[] = { "INFO", "WARN", "ERROR", "DEBUG" };
+	struct h_buf want = { 0 };
+	struct h_rng rng;
+	size_t len, pos;
+	char *got;
+	int fd;
+
+	make_topic("t");
+	h_rng_seed(&rng, 1);
+	fd = open_log("t");
+	for (int i = 0; i < 3000;) {
+		struct h_buf batch = { 0 };
+		int n = 1 + (int)h_rng_below(&rng, 10); /* 1..10 lines per write() */
+
+		for (int k = 0; k < n && i < 3000; k++, i++)
+			h_buf_printf(&batch, "%05d %s request /item/%u took %u ms\n", i,
+				     levels[h_rng_below(&rng, 4)], h_rng_below(&rng, 100000),
+				     h_rng_below(&rng, 5000));
+		cr_assert_eq(write(fd, batch.p, batch.len), (ssize_t)batch.len, "write: %s",
+			     strerror(errno));
+		h_buf_add(&want, batch.p, batch.len);
+		h_buf_free(&batch);
+	}
+	close(fd);
+	cr_assert_eq(h_write_file(h_work("want"), want.p, want.len), 0);
+
+	H_SH_OK("cat $MNT/t/log | cmp - $WORK/want");
+	H_SH_OK("cmp <(head -n 17 $MNT/t/log) <(head -n 17 $WORK/want)");
+	H_SH_OK("cmp <(tail -n 25 $MNT/t/log) <(tail -n 25 $WORK/want)");
+	H_SH_OK("cmp <(grep -n ERROR $MNT/t/log) <(grep -n ERROR $WORK/want)");
+	H_SH_OK("test \"$(wc -l < $MNT/t/log)\" = 3000 && test \"$(wc -c < $MNT/t/log)\" = %zu",
+		want.len);
+
+	/* read() in 7-byte steps from the start */
+	fd = open(h_mnt("t/log"), O_RDONLY);
+	cr_assert(fd >= 0, "open: %s", strerror(errno));
+	got = malloc(want.len + 7);
+	for (pos = 0;;) {
+		ssize_t n = read(fd, got + pos, 7);
+
+		cr_assert(n >= 0, "read at %zu: %s", pos, strerror(errno));
+		if (n == 0)
+			break;
+		pos += (size_t)n;
+		cr_assert(pos <= want.len, "reads returned more bytes than were written");
+	}
+	H_ASSERT_BYTES(got, pos, want.p, want.len, "7-byte reads of t/log");
+
+	/* pread() at random positions */
+	for (int i = 0; i < 200; i++) {
+		size_t off = h_rng_below(&rng, (uint32_t)want.len);
+		size_t n = 1 + h_rng_below(&rng, 5000);
+
+		if (n > want.len - off)
+			n = want.len - off;
+		len = (size_t)pread(fd, got, n, (off_t)off);
+		cr_assert_eq(len, n, "pread(%zu bytes at %zu) returned %zd", n, off, (ssize_t)len);
+		H_ASSERT_BYTES(got, len, want.p + off, n, "pread(%zu bytes at %zu)", n, off);
+	}
+	cr_assert_eq(pread(fd, got, 10, (off_t)want.len), 0, "pread at the end must return 0");
+	close(fd);
+	free(got);
+	h_buf_free(&want);
+}
+
+/*
+** Lines split across several writes of ONE open file are reassembled: bytes
+** after the last '\n' of a write stay invisible until the line is complete.
+*/
+Test(produce, lines_split_across_writes)
+{
+	int fd;
+
+	/* The shell: three printf builtins through one `>>` redirection. */
+	H_SH_OK("mkdir $MNT/s && { printf 'ab'; printf 'c\\nde'; printf 'f\\n'; } >> $MNT/s/log"
+		" && printf 'abc\\ndef\\n' | cmp - $MNT/s/log");
+
+	/* The same with explicit write() calls, looking after each one. */
+	make_topic("t");
+	fd = open_log("t");
+	write_str(fd, "ab");
+	assert_log_is("t", "", 0, "after write(\"ab\")");
+	write_str(fd, "c\nde");
+	assert_log_is("t", "abc\n", 4, "after write(\"c\\nde\")");
+	write_str(fd, "f\n");
+	assert_log_is("t", "abc\ndef\n", 8, "after write(\"f\\n\")");
+	close(fd);
+	assert_log_is("t", "abc\ndef\n", 8, "after close");
+}
+
+/* A pending partial line becomes a record of its own at close and at fsync. */
+Test(produce, partial_line_becomes_record_at_close_and_fsync)
+{
+	int fd;
+
+	make_topic("t");
+	fd = open_log("t");
+	write_str(fd, "one\ntwo");
+	assert_log_is("t", "one\n", 4, "before close");
+	close(fd);
+	assert_log_is("t", "one\ntwo\n", 8, "after close");
+
+	H_SH_OK("printf 'three' >> $MNT/t/log");
+	assert_log_is("t", "one\ntwo\nthree\n", 14, "after printf without newline");
+
+	fd = open_log("t");
+	write_str(fd, "p");
+	cr_assert_eq(fsync(fd), 0, "fsync: %s", strerror(errno));
+	assert_log_is("t", "one\ntwo\nthree\np\n", 16, "after fsync of a partial line");
+	write_str(fd, "q\n");
+	close(fd);
+	assert_log_is("t", "one\ntwo\nthree\np\nq\n", 18, "a line after fsync is a new record");
+}
+
+/* Each open file has its own partial-line buffer. */
+Test(produce, partial_lines_are_per_open_file)
+{
+	int a, b;
+
+	make_topic("t");
+	a = open_log("t");
+	b = open_log("t");
+	write_str(a, "a1");
+	write_str(b, "b1\n");
+	write_str(a, "a2\n");
+	write_str(b, "b2");
+	write_str(a, "a3\n");
+	close(b);
+	close(a);
+	assert_log_is("t", "b1\na1a2\na3\nb2\n", 14, "two writers with partial lines");
+}
+
+/* An empty line is a record with an empty payload. */
+Test(produce, empty_lines_are_records)
+{
+	H_SH_OK("mkdir $MNT/t && echo >> $MNT/t/log && printf 'x\\n\\n\\ny\\n' >> $MNT/t/log"
+		" && printf '\\nx\\n\\n\\ny\\n' | cmp - $MNT/t/log");
+	H_SH_OK("test \"$(cat $MNT/t/4)\" = y");
+}
+
+/*
+** Python's buffered text files (8 KiB writes that cut lines anywhere) and
+** logging.FileHandler (one flush per record).
+*/
+Test(produce, python_file_and_logging_handler)
+{
+	static const char script[] =
+		"import logging, sys\n"
+		"log_path, want_path = sys.argv[1], sys.argv[2]\n"
+		"with open(log_path, 'a', encoding='utf-8') as f, \\\n"
+		"     open(want_path, 'a', encoding='utf-8') as w:\n"
+		"    for i in range(4000):\n"
+		"        line = 'py %d %s\\n' % (i, 'x' * (i % 301))\n"
+		"        f.write(line)\n"
+		"        w.write(line)\n"
+		"fmt = logging.Formatter('%(levelname)s %(name)s %(message)s')\n"
+		"logger = logging.getLogger('it')\n"
+		"logger.setLevel(logging.INFO)\n"
+		"logger.propagate = False\n"
+		"for path in (log_path, want_path):\n"
+		"    h = logging.FileHandler(path, encoding='utf-8')\n"
+		"    h.setFormatter(fmt)\n"
+		"    logger.addHandler(h)\n"
+		"for i in range(500):\n"
+		"    logger.info('event %d', i)\n"
+		"    logger.warning('caf\\u00e9 \\u2603 %d', i)\n"
+		"logging.shutdown()\n";
+
+	make_topic("t");
+	cr_assert_eq(h_write_file(h_work("producer.py"), script, sizeof script - 1), 0);
+	H_SH_OK("python3 $WORK/producer.py $MNT/t/log $WORK/want");
+	H_SH_OK("test \"$(wc -l < $WORK/want)\" = 5000 && cmp $MNT/t/log $WORK/want");
+}
+
+/* dd with 4096- and 1000-byte blocks: lines cross write() calls. */
+Test(produce, dd_appends_blocks)
+{
+	struct h_buf src = { 0 };
+	struct h_rng rng;
+
+	h_rng_seed(&rng, 2);
+	for (int i = 0; i < 3000; i++) {
+		h_buf_printf(&src, "dd line %d ", i);
+		for (uint32_t k = h_rng_below(&rng, 120); k > 0; k--)
+			h_buf_add(&src, &"abcdefghijklmnopqrstuvwxyz"[h_rng_below(&rng, 26)], 1);
+		h_buf_add(&src, "\n", 1);
+	}
+	cr_assert_eq(h_write_file(h_work("src"), src.p, src.len), 0);
+	h_buf_free(&src);
+
+	make_topic("t");
+	H_SH_OK("dd if=$WORK/src of=$MNT/t/log bs=4096 oflag=append conv=notrunc status=none"
+		" && cmp $MNT/t/log $WORK/src");
+	H_SH_OK("dd if=$WORK/src of=$MNT/t/log bs=1000 oflag=append conv=notrunc status=none"
+		" && cmp $MNT/t/log <(cat $WORK/src $WORK/src)");
+}
+
+/*
+** Payloads are bytes: every value but '\n', NUL included, round-trips,
+** whatever the write sizes.
+*/
+Test(produce, binary_lines_round_trip)
+{
+	struct h_buf want = { 0 };
+	struct h_rng rng;
+	size_t got_len, pos;
+	char *got;
+	int fd;
+
+	/* One line with every byte value but '\n' in order, then random lines. */
+	for (int c = 0; c < 256; c++)
+		if (c != '\n')
+			h_buf_add(&want, &(char){ (char)c }, 1);
+	h_buf_add(&want, "\n", 1);
+	h_rng_seed(&rng, 3);
+	for (int i = 0; i < 400; i++) {
+		for (uint32_t k = 1 + h_rng_below(&rng, 600); k > 0; k--) {
+			char c = (char)h_rng_below(&rng, 255);
+
+			c = c == '\n' ? (char)255 : c;
+			h_buf_add(&want, &c, 1);
+		}
+		h_buf_add(&want, "\n", 1);
+	}
+
+	make_topic("t");
+	fd = open_log("t");
+	for (pos = 0; pos < want.len;) {
+		size_t n = 1 + h_rng_below(&rng, 8192);
+
+		if (n > want.len - pos)
+			n = want.len - pos;
+		cr_assert_eq(write(fd, want.p + pos, n), (ssize_t)n, "write: %s", strerror(errno));
+		pos += n;
+	}
+	close(fd);
+
+	got = h_read_file(h_mnt("t/log"), &got_len);
+	cr_assert(got != NULL, "read t/log: %s", strerror(errno));
+	H_ASSERT_BYTES(got, got_len, want.p, want.len, "binary lines read back");
+	free(got);
+	cr_assert_eq(h_write_file(h_work("want"), want.p, want.len), 0);
+	H_SH_OK("cat $MNT/t/log | cmp - $WORK/want");
+	h_buf_free(&want);
+}
