@@ -189,6 +189,9 @@ void consumer_close(consumer *c)
 	topic *t = c->t;
 	int last;
 
+	/* append_mu keeps a new first open (consumer_open's slow path) from
+	** loading the stored position before the last close has stored it. */
+	pthread_mutex_lock(&t->append_mu);
 	pthread_mutex_lock(&t->mu);
 	last = --c->refs == 0;
 	if (last) {
@@ -200,9 +203,11 @@ void consumer_close(consumer *c)
 		}
 	}
 	pthread_mutex_unlock(&t->mu);
+	if (last)
+		consumer_persist(c);
+	pthread_mutex_unlock(&t->append_mu);
 	if (!last)
 		return;
-	consumer_persist(c);
 	cur_close(c->cur);
 	pthread_mutex_destroy(&c->mu);
 	topic_unref(t);

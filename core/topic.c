@@ -481,8 +481,10 @@ static ssize_t next_line_len(const struct line_iter *it)
 {
 	size_t len = 0, off = it->off;
 	for (int i = it->i; i < it->iovcnt; i++, off = 0) {
-		const char *b = (const char *)it->iov[i].iov_base + off;
 		size_t n = it->iov[i].iov_len - off;
+		if (n == 0)
+			continue; /* writev allows {NULL, 0} */
+		const char *b = (const char *)it->iov[i].iov_base + off;
 		const char *nl = memchr(b, '\n', n);
 		if (nl)
 			return (ssize_t)(len + (size_t)(nl - b));
@@ -501,7 +503,7 @@ static void take_line(struct line_iter *it, unsigned char *dst, size_t len)
 		if (n > want)
 			n = want;
 		size_t copy = n < len ? n : len;
-		if (dst) {
+		if (dst && copy > 0) {
 			memcpy(dst, (const char *)it->iov[it->i].iov_base + it->off, copy);
 			dst += copy;
 		}
