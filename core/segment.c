@@ -243,9 +243,12 @@ struct scan {
 ** Walk the batches of s->fd from sc->loc to file_end, adding index entries
 ** to s->index. Stops at the end, at a torn or impossible batch, or at a
 ** failed CRC with no valid batch after it; sc->loc is then the valid end.
+** In a sealed segment (sealed set) a batch that fails its CRC is never a
+** tear: the segment was synced when it was sealed, so it is damage, kept
+** for reads to fail on, and the scan goes on after it.
 ** Returns 0, or a negative errno for an I/O error.
 */
-static int scan_batches(seg *s, struct scan *sc, uint64_t file_end, const char *what)
+static int scan_batches(seg *s, struct scan *sc, uint64_t file_end, int sealed, const char *what)
 {
 	size_t cap = SCAN_CHUNK;
 	unsigned char *buf = malloc(cap);
@@ -275,8 +278,9 @@ static int scan_batches(seg *s, struct scan *sc, uint64_t file_end, const char *
 				rc = -ENOMEM;
 				break;
 			}
-			if (read_batch(s->fd, next, file_end, &nbuf, &ncap, &nb) == 0 &&
-			    rec_check(nbuf, &nb) == 0 && nb.base_offset >= rec_end_offset(&b))
+			if (sealed || (read_batch(s->fd, next, file_end, &nbuf, &ncap, &nb) == 0 &&
+				       rec_check(nbuf, &nb) == 0 &&
+				       nb.base_offset >= rec_end_offset(&b)))
 				ok = 1;
 			free(nbuf);
 			if (!ok)
@@ -315,7 +319,15 @@ static int scan_frames(seg *s, struct scan *sc, uint64_t file_end)
 	int rc;
 
 	seg_iter_init(&it, s, SEG_HEADER_SIZE, file_end);
-	while ((rc = seg_iter_next(&it, &p, &b, &at)) == 1) {
+	for (;;) {
+		rc = seg_iter_next(&it, &p, &b, &at);
+		if (rc == -EIO && it.bad_frame_len > 0) {
+			/* A frame whose content is damaged: skip it, index on. */
+			seg_iter_seek(&it, it.loc + it.bad_frame_len);
+			continue;
+		}
+		if (rc != 1)
+			break;
 		if (!sc->have_index || at != sc->last_index_loc) {
 			idx_entry e = {.offset = b.base_offset, .bytepos = b.base_bytepos,
 				       .timestamp_ms = b.timestamp_ms, .location = at,
@@ -379,7 +391,7 @@ static int open_newest(int dirfd, seg *s, uint64_t file_end)
 		sc.max_ts_ms = e->timestamp_ms;
 		s->index.n--; /* the scan adds it again */
 	}
-	if ((rc = scan_batches(s, &sc, file_end, "recovering")) < 0)
+	if ((rc = scan_batches(s, &sc, file_end, 0, "recovering")) < 0)
 		return rc;
 	if (sc.loc < file_end) {
 		log_warn("segment %020" PRIu64 ": cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64,
@@ -423,13 +435,17 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	else
 		log_warn("segment %020" PRIu64 ": index missing; rebuilding it", s->base_offset);
 	idx_free(&s->index);
-	rc = s->compressed ? scan_frames(s, &sc, file_end) : scan_batches(s, &sc, file_end, "rebuilding");
+	rc = s->compressed ? scan_frames(s, &sc, file_end)
+			   : scan_batches(s, &sc, file_end, 1, "rebuilding");
 	if (rc < 0)
 		return rc;
+	/* A sealed segment is never cut: bytes the scan could not walk are
+	** damage, and a read that reaches them fails with EIO. */
 	if (sc.loc < file_end)
-		log_error("segment %020" PRIu64 ": %" PRIu64 " unreadable bytes at byte %" PRIu64
-			  " are skipped", s->base_offset, file_end - sc.loc, sc.loc);
-	s->size = sc.loc;
+		log_error("segment %020" PRIu64 ": %" PRIu64 " damaged bytes at byte %" PRIu64
+			  "; reads that reach them fail with EIO",
+			  s->base_offset, file_end - sc.loc, sc.loc);
+	s->size = file_end;
 	s->records = sc.records;
 	s->max_ts_ms = sc.max_ts_ms;
 	s->end_offset = next->base_offset;
@@ -473,6 +489,77 @@ fail:
 	return rc;
 }
 
+int seg_open_raw(int dirfd, uint64_t base_offset, seg **out)
+{
+	char name[32];
+	unsigned char h[SEG_HEADER_SIZE];
+	struct stat st;
+	seg *s = seg_new(base_offset);
+	int rc;
+
+	if (!s)
+		return -ENOMEM;
+	seg_log_name(base_offset, name);
+	s->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		rc = -errno;
+		goto fail;
+	}
+	if (io_pread_all(s->fd, h, sizeof h, 0) != (ssize_t)sizeof h || decode_header(h, s) < 0) {
+		rc = -EBADMSG;
+		goto fail;
+	}
+	s->size = (uint64_t)st.st_size;
+	*out = s;
+	return 0;
+fail:
+	seg_unref(s);
+	return rc;
+}
+
+int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end)
+{
+	char name[32];
+	unsigned char h[SEG_HEADER_SIZE];
+	size_t cap = 4096;
+	unsigned char *buf = malloc(cap);
+	struct stat st;
+	rec_batch b;
+	seg *s = seg_new(base_offset);
+	int rc = -EBADMSG;
+
+	if (!s || !buf) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	seg_log_name(base_offset, name);
+	s->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		rc = -errno;
+		goto out;
+	}
+	if (read_batch(s->fd, SEG_HEADER_SIZE, (uint64_t)st.st_size, &buf, &cap, &b) == 0 &&
+	    rec_check(buf, &b) == 0 && b.base_offset == base_offset)
+		s->base_bytepos = b.base_bytepos;
+	else if (prev_end != UINT64_MAX)
+		s->base_bytepos = prev_end;
+	else if (base_offset == 0)
+		s->base_bytepos = 0;
+	else
+		goto out;
+	s->created_ms = io_now_ms();
+	encode_header(h, s);
+	if ((rc = io_pwrite_all(s->fd, h, sizeof h, 0)) == 0)
+		rc = io_fsync(s->fd);
+	if (rc == 0)
+		log_warn("segment %s: rewrote a torn header (base byte position %" PRIu64 ")", name,
+			 s->base_bytepos);
+out:
+	free(buf);
+	seg_unref(s);
+	return rc;
+}
+
 int seg_seal(int dirfd, seg *s)
 {
 	char name[32];
@@ -509,6 +596,7 @@ void seg_iter_seek(seg_iter *it, uint64_t loc)
 	it->loc = loc;
 	it->fpos = 0;
 	it->frame_len = 0;
+	it->bad_frame_len = 0;
 	if (it->s->compressed)
 		it->len = 0;
 }
@@ -620,15 +708,21 @@ static int load_frame(seg_iter *it)
 		want *= 2;
 	}
 	size = codec_content_size(it->raw, (size_t)flen);
-	if (size < 0 || (size_t)size > REC_MAX_BATCH + FRAME_TARGET)
+	if (size < 0 || (size_t)size > REC_MAX_BATCH + FRAME_TARGET) {
+		it->bad_frame_len = (uint64_t)flen;
 		return iter_damaged(it, it->loc, "zstd frame of unknown or impossible size");
+	}
 	if (!it->cx && (rc = codec_new(&it->cx)) < 0)
 		return rc;
 	if ((rc = grow(&it->buf, &it->cap, (size_t)size ? (size_t)size : 1)) < 0)
 		return rc;
 	n = codec_decompress(it->cx, it->raw, (size_t)flen, it->buf, (size_t)size);
-	if (n != size)
-		return n == -ENOMEM ? -ENOMEM : iter_damaged(it, it->loc, "zstd frame failing its checksum");
+	if (n != size) {
+		if (n == -ENOMEM)
+			return -ENOMEM;
+		it->bad_frame_len = (uint64_t)flen;
+		return iter_damaged(it, it->loc, "zstd frame failing its checksum");
+	}
 	it->len = (size_t)size;
 	it->fpos = 0;
 	it->frame_len = (uint64_t)flen;

@@ -39,6 +39,25 @@ int seg_create(int dirfd, uint64_t base_offset, uint64_t base_bytepos, int64_t n
 */
 int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out);
 
+/*
+** Open a segment file read-only and as it is, for an offline reader (the
+** inspector, inspect.c): check its header and nothing else. Recovers
+** nothing, loads no index, writes nothing. *out has the header's fields,
+** size = the file's length and sealed = 0; its end fields are unset.
+** Returns 0; -EBADMSG when the header is missing, short or damaged;
+** another -errno when the file cannot be opened.
+*/
+int seg_open_raw(int dirfd, uint64_t base_offset, seg **out);
+
+/*
+** Rewrite the header of the newest segment base_offset when a power loss
+** tore it (the header reaches the disk with the first sync of its data).
+** The base bytepos comes from the segment's first batch, or else from
+** prev_end (the previous segment's end; UINT64_MAX when unknown).
+** Returns 0, or -EBADMSG when neither tells it.
+*/
+int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end);
+
 /* Seal the newest segment: sync its data, write its complete index. */
 int seg_seal(int dirfd, seg *s);
 
@@ -67,6 +86,9 @@ typedef struct seg_iter {
 	** CRC check, so damage is reported only by reads that need the batch.
 	** (A compressed frame is checked whole when it is decoded.) */
 	uint64_t skip_pos, skip_off;
+	/* Compressed: after -EIO, the stored length of the damaged frame when
+	** it is known (0 otherwise), so that a scan can step over it. */
+	uint64_t bad_frame_len;
 } seg_iter;
 
 /* Start at location loc: a batch (plain) or frame (compressed) start, such

@@ -267,6 +267,24 @@ static topic *topic_new(store *st, const char *name)
 	return t;
 }
 
+/* The end bytepos that the sealed index of segment base records, when it
+** ends where the segment next_base starts; else UINT64_MAX. */
+static uint64_t sealed_end_bytepos(int dirfd, uint64_t base, uint64_t next_base)
+{
+	char name[32];
+	idx x = {0};
+	idx_summary sum;
+	int sealed = 0;
+	uint64_t end = UINT64_MAX;
+
+	seg_index_name(base, name);
+	if (idx_load(dirfd, name, base, &x, &sealed, &sum) == 0 && sealed &&
+	    sum.end_offset == next_base)
+		end = sum.end_bytepos;
+	idx_free(&x);
+	return end;
+}
+
 /* Open the segments of t, newest first so that each sealed one can be
 ** checked against its successor. */
 static int load_segments(topic *t)
@@ -305,19 +323,15 @@ static int load_segments(topic *t)
 		seg *s;
 		const seg *next = first < n ? t->segs[first] : NULL;
 		rc = seg_open(t->dirfd, bases[i], next, &s);
-		if (rc == -EBADMSG && next == NULL && i > 0) {
-			/* A newest segment without a valid header holds nothing that
-			** was ever acknowledged (the header is written first). */
-			struct stat st;
-			char name[32];
-			seg_log_name(bases[i], name);
-			if (fstatat(t->dirfd, name, &st, 0) == 0 && st.st_size <= SEG_HEADER_SIZE) {
-				log_warn("topic %s: removing empty segment %s with a torn header", t->name, name);
-				unlinkat(t->dirfd, name, 0);
-				seg_index_name(bases[i], name);
-				unlinkat(t->dirfd, name, 0);
-				continue;
-			}
+		if (rc == -EBADMSG && next == NULL) {
+			/* The newest segment's header reaches the disk with the
+			** first sync of its data: a power loss can tear it. Rebuild
+			** it from the segment's first batch or the previous end. */
+			uint64_t prev_end = UINT64_MAX;
+			if (i > 0)
+				prev_end = sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]);
+			if (seg_repair_header(t->dirfd, bases[i], prev_end) == 0)
+				rc = seg_open(t->dirfd, bases[i], next, &s);
 		}
 		if (rc < 0) {
 			log_error("topic %s: cannot open segment %020" PRIu64 ": %s", t->name, bases[i],
