@@ -30,6 +30,7 @@
 #include <sys/uio.h>
 
 #include "../core/config.h"
+#include "../core/consumer.h"
 #include "../core/cursor.h"
 #include "../core/topic.h"
 #include "log.h"
@@ -39,6 +40,7 @@ struct tfs_file {
 
 	pthread_mutex_t lock; /* protects everything below */
 	cursor *cur;	      /* NULL until needed */
+	consumer *con;	      /* CONSUMER files: the shared position */
 	uint64_t expect;      /* file offset right after the previous read */
 	char *pending;	      /* the partial line the writes left */
 	size_t pending_len;   /* <= max.message.bytes when it was checked */
@@ -120,11 +122,15 @@ int tfs_file_open(tfs_files *fs, tfs_itable *tb, tfs_inode *in, int flags,
 		** here rather than at the first read, and once open the cursor
 		** keeps the segment readable to its end. */
 		rc = cur_open_segment(in->t, in->param, &f->cur);
-		if (rc < 0) {
-			pthread_mutex_destroy(&f->lock);
-			free(f);
-			return rc;
-		}
+	} else if (in->kind == TFS_CONSUMER) {
+		rc = consumer_open(in->t, in->name, 1, &f->con); /* created here */
+	} else {
+		rc = 0;
+	}
+	if (rc < 0) {
+		pthread_mutex_destroy(&f->lock);
+		free(f);
+		return rc;
 	}
 	tfs_inode_hold(tb, in);
 	f->in = in;
@@ -151,6 +157,8 @@ ssize_t tfs_file_read(tfs_file *f, void *buf, size_t size, uint64_t off)
 	ssize_t n = 0;
 	int rc;
 
+	if (f->con != NULL) /* its own position: the file offset means nothing */
+		return consumer_read(f->con, buf, size);
 	rc = tfs_inode_base(f->in, &base);
 	if (rc == -EAGAIN)
 		return 0; /* TOPIC/N before record N exists: empty for now */
@@ -337,6 +345,8 @@ int tfs_file_flush(tfs_file *f)
 {
 	int rc;
 
+	if (f->con != NULL)
+		return consumer_persist(f->con); /* durable at close */
 	pthread_mutex_lock(&f->lock);
 	rc = flush_locked(f);
 	pthread_mutex_unlock(&f->lock);
@@ -356,6 +366,8 @@ int tfs_file_fsync(tfs_file *f)
 		log_append_error(f, "fsync of", rc);
 		return rc;
 	}
+	if (f->con != NULL)
+		return consumer_persist(f->con);
 	if (f->in->kind != TFS_LOG)
 		return 0; /* read-only: nothing of ours to sync */
 	return topic_sync(f->in->t);
@@ -388,6 +400,8 @@ void tfs_file_close(tfs_files *fs, tfs_itable *tb, tfs_file *f)
 	}
 	if (f->cur != NULL)
 		cur_close(f->cur);
+	if (f->con != NULL)
+		consumer_close(f->con);
 	pthread_mutex_unlock(&f->lock);
 
 	tfs_inode_put(tb, f->in);

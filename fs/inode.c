@@ -17,6 +17,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct tfs_itable {
 	pthread_mutex_t mutex;
@@ -110,15 +111,27 @@ static tfs_inode *find_ino(tfs_itable *tb, fuse_ino_t ino)
 	return in;
 }
 
+/* name: a consumer's name (kind CONSUMER), else NULL. */
 static tfs_inode *find_key(tfs_itable *tb, const topic *t, enum tfs_kind kind,
-			   uint64_t param)
+			   uint64_t param, const char *name)
 {
 	tfs_inode *in = tb->by_key[hash_key(t, kind, param) & (tb->nbuckets - 1)];
 
 	while (in != NULL &&
-	       (in->t != t || in->kind != kind || in->param != param))
+	       (in->t != t || in->kind != kind || in->param != param ||
+		(name != NULL && strcmp(in->name, name) != 0)))
 		in = in->next_by_key;
 	return in;
+}
+
+/* FNV-1a: the key of a consumer's inode (names are compared as well). */
+static uint64_t hash_name(const char *name)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (; *name; name++)
+		h = (h ^ (unsigned char)*name) * 0x100000001b3ull;
+	return h;
 }
 
 static tfs_inode *inode_alloc(fuse_ino_t ino, topic *t, enum tfs_kind kind,
@@ -136,8 +149,8 @@ static tfs_inode *inode_alloc(fuse_ino_t ino, topic *t, enum tfs_kind kind,
 	in->kind = kind;
 	in->t = t;
 	in->param = param;
-	in->base_known = (kind != TFS_OFFSET);
-	in->base = (kind == TFS_SEGMENT) ? seg_base : 0;
+	in->base_known = (kind != TFS_OFFSET && kind != TFS_TIME);
+	in->base = (kind == TFS_SEGMENT || kind == TFS_CONSUMER) ? seg_base : 0;
 	return in;
 }
 
@@ -146,6 +159,7 @@ static void inode_free(tfs_inode *in)
 {
 	if (in->t != NULL)
 		topic_unref(in->t);
+	free(in->name);
 	pthread_mutex_destroy(&in->lock);
 	free(in);
 }
@@ -218,15 +232,22 @@ void tfs_itable_free(tfs_itable *tb)
 	free(tb);
 }
 
-int tfs_inode_lookup(tfs_itable *tb, topic *t, enum tfs_kind kind,
-		     uint64_t param, uint64_t seg_base, tfs_inode **out)
+static int lookup(tfs_itable *tb, topic *t, enum tfs_kind kind,
+		  uint64_t param, uint64_t seg_base, const char *name,
+		  tfs_inode **out)
 {
 	tfs_inode *in;
 
 	pthread_mutex_lock(&tb->mutex);
-	in = find_key(tb, t, kind, param);
+	in = find_key(tb, t, kind, param, name);
 	if (in == NULL) {
 		in = inode_alloc(tb->next_ino, t, kind, param, seg_base);
+		if (in != NULL && name != NULL &&
+		    (in->name = strdup(name)) == NULL) {
+			pthread_mutex_destroy(&in->lock);
+			free(in);
+			in = NULL;
+		}
 		if (in == NULL) {
 			pthread_mutex_unlock(&tb->mutex);
 			return -ENOMEM;
@@ -244,6 +265,18 @@ int tfs_inode_lookup(tfs_itable *tb, topic *t, enum tfs_kind kind,
 	pthread_mutex_unlock(&tb->mutex);
 	*out = in;
 	return 0;
+}
+
+int tfs_inode_lookup(tfs_itable *tb, topic *t, enum tfs_kind kind,
+		     uint64_t param, uint64_t seg_base, tfs_inode **out)
+{
+	return lookup(tb, t, kind, param, seg_base, NULL, out);
+}
+
+int tfs_inode_lookup_consumer(tfs_itable *tb, topic *t, const char *name,
+			      uint64_t base, tfs_inode **out)
+{
+	return lookup(tb, t, TFS_CONSUMER, hash_name(name), base, name, out);
 }
 
 tfs_inode *tfs_inode_get(tfs_itable *tb, fuse_ino_t ino)
@@ -265,7 +298,20 @@ fuse_ino_t tfs_inode_peek(tfs_itable *tb, topic *t, enum tfs_kind kind,
 	fuse_ino_t ino = 0;
 
 	pthread_mutex_lock(&tb->mutex);
-	in = find_key(tb, t, kind, param);
+	in = find_key(tb, t, kind, param, NULL);
+	if (in != NULL)
+		ino = in->ino;
+	pthread_mutex_unlock(&tb->mutex);
+	return ino;
+}
+
+fuse_ino_t tfs_inode_peek_consumer(tfs_itable *tb, topic *t, const char *name)
+{
+	tfs_inode *in;
+	fuse_ino_t ino = 0;
+
+	pthread_mutex_lock(&tb->mutex);
+	in = find_key(tb, t, TFS_CONSUMER, hash_name(name), name);
 	if (in != NULL)
 		ino = in->ino;
 	pthread_mutex_unlock(&tb->mutex);
@@ -314,8 +360,14 @@ int tfs_inode_base(tfs_inode *in, uint64_t *base)
 
 	pthread_mutex_lock(&in->lock);
 	if (!in->base_known) {
-		/* Only offset files start unknown. */
-		rc = topic_offset_bytepos(in->t, in->param, &in->base);
+		/* Only offset and time files start unknown. */
+		uint64_t offset;
+
+		if (in->kind == TFS_TIME)
+			rc = topic_time_lookup(in->t, (int64_t)in->param, &offset,
+					       &in->base);
+		else
+			rc = topic_offset_bytepos(in->t, in->param, &in->base);
 		if (rc == 0)
 			in->base_known = 1;
 	}

@@ -31,6 +31,9 @@ enum tfs_kind {
 	TFS_LOG,     /* TOPIC/log */
 	TFS_SEGMENT, /* TOPIC/<20 digits>.log; param: the segment's base offset */
 	TFS_OFFSET,  /* TOPIC/N; param: N */
+	TFS_TIME,    /* TOPIC/@TIME; param: TIME in ms since the epoch */
+	TFS_CONSUMERS, /* TOPIC/consumers */
+	TFS_CONSUMER,  /* TOPIC/consumers/NAME; param: a hash of NAME */
 };
 
 typedef struct tfs_itable tfs_itable;
@@ -41,18 +44,21 @@ typedef struct tfs_inode {
 	enum tfs_kind kind;
 	topic *t;	/* a reference of the inode's own; NULL for the root */
 	uint64_t param; /* see enum tfs_kind; 0 for the others */
+	char *name;	/* CONSUMER: the consumer's name; else NULL */
 
 	/*
 	** Where byte 0 of the file is in the topic's rendered log (see topic.h).
 	** LOG: 0. SEGMENT: the segment's base_bytepos, known from the lookup.
 	** OFFSET: the bytepos of record N, resolved once (tfs_inode_base) and
-	** then fixed, so that st_size never shrinks. Only an OFFSET inode
-	** starts with base_known == 0.
+	** then fixed, so that st_size never shrinks; TIME likewise, with the
+	** first record appended at or after TIME. CONSUMER: where the
+	** consumer stood when the inode was made (see ops.c). Only OFFSET and
+	** TIME inodes start with base_known == 0.
 	*/
 	pthread_mutex_t lock; /* protects base_known, base and size_max */
 	int base_known;
 	uint64_t base;
-	uint64_t size_max; /* SEGMENT: the largest size reported so far */
+	uint64_t size_max; /* SEGMENT, CONSUMER: the largest size reported so far */
 
 	/* Private to inode.c, protected by the table's mutex. */
 	uint64_t nlookup;
@@ -80,6 +86,14 @@ int tfs_inode_lookup(tfs_itable *tb, topic *t, enum tfs_kind kind,
 		     uint64_t param, uint64_t seg_base,
 		     tfs_inode **out /* OUT */);
 
+/* The inode of consumer name of t (kind CONSUMER), as tfs_inode_lookup.
+** base is where a reader of it stands now, kept if the inode is new. */
+int tfs_inode_lookup_consumer(tfs_itable *tb, topic *t, const char *name,
+			      uint64_t base, tfs_inode **out /* OUT */);
+
+/* For readdir: the number of consumer name's inode if known, else 0. */
+fuse_ino_t tfs_inode_peek_consumer(tfs_itable *tb, topic *t, const char *name);
+
 /* The inode numbered ino with one more reference, or NULL (unknown ino). */
 tfs_inode *tfs_inode_get(tfs_itable *tb, fuse_ino_t ino);
 
@@ -99,8 +113,9 @@ void tfs_inode_forget(tfs_itable *tb, fuse_ino_t ino, uint64_t nlookup);
 
 /*
 ** Where byte 0 of in's file is in the rendered log: 0 and *base, or -EAGAIN
-** for an offset file whose record N does not exist yet (the file is empty
-** until it does). For LOG, SEGMENT and OFFSET inodes only.
+** for an offset (or time) file whose first record does not exist yet (the
+** file is empty until it does). For LOG, SEGMENT, OFFSET, TIME and
+** CONSUMER inodes.
 */
 int tfs_inode_base(tfs_inode *in, uint64_t *base /* OUT */);
 

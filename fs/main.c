@@ -26,6 +26,7 @@
 
 #include "../core/config.h"
 #include "../core/store.h"
+#include "dump.h"
 #include "log.h"
 #include "ops.h"
 
@@ -55,9 +56,11 @@ static void usage(FILE *out, const char *prog)
 
 	fprintf(out,
 		"usage: %s [options] DATADIR MOUNTPOINT\n"
+		"       %s dump [--records] [--from OFFSET] DATADIR [TOPIC]\n"
 		"\n"
 		"Shows the append-only logs (topics) kept in DATADIR as\n"
-		"directories of files under MOUNTPOINT.\n"
+		"directories of files under MOUNTPOINT. `dump` checks and lists\n"
+		"DATADIR without mounting it (see `%s dump --help`).\n"
 		"\n"
 		"options:\n"
 		"    -f                     stay in the foreground\n"
@@ -75,7 +78,7 @@ static void usage(FILE *out, const char *prog)
 		"                               default_permissions, ...)\n"
 		"\n"
 		"topic settings and their defaults:\n",
-		prog, MAINTENANCE_INTERVAL_MS_DEFAULT);
+		prog, prog, prog, MAINTENANCE_INTERVAL_MS_DEFAULT);
 	cfg_defaults(&def);
 	for (k = 0; k < CFG_NKEYS; k++) {
 		if (cfg_get(&def, k, value, sizeof(value)) < 0)
@@ -264,6 +267,16 @@ static void raise_nofile_limit(void)
 	}
 }
 
+/* "/dev/fd/N": mount.fuse3 -o drop_privileges opens /dev/fuse itself and
+** passes its descriptor so; libfuse mounts nothing then, it takes the fd. */
+static int is_fuse_fd_path(const char *path)
+{
+	size_t n = strlen("/dev/fd/");
+
+	return strncmp(path, "/dev/fd/", n) == 0 && path[n] != '\0' &&
+	       strspn(path + n, "0123456789") == strlen(path + n);
+}
+
 /* path made absolute (the daemon chdirs to /), malloc'd; NULL on error. */
 static char *absolute(const char *path)
 {
@@ -291,17 +304,23 @@ int main(int argc, char *argv[])
 	struct stat st;
 	int rc, ret = 1;
 
+	/* The offline inspector: `topicfs dump ...` or `topicfs-dump ...`. */
+	if (tfs_dump_wanted(argc, argv))
+		return tfs_dump_main(argc, argv);
+
 	parse_args(argc, argv, &o);
 	raise_nofile_limit();
 
-	mountpoint = realpath(o.mountpoint, NULL);
-	if (mountpoint == NULL || stat(mountpoint, &st) < 0) {
+	mountpoint = is_fuse_fd_path(o.mountpoint) ? strdup(o.mountpoint)
+						   : realpath(o.mountpoint, NULL);
+	if (mountpoint == NULL ||
+	    (!is_fuse_fd_path(mountpoint) && stat(mountpoint, &st) < 0)) {
 		fprintf(stderr, "topicfs: mountpoint '%s': %s\n", o.mountpoint,
 			strerror(errno));
 		ret = EXIT_USAGE;
 		goto out;
 	}
-	if (!S_ISDIR(st.st_mode)) {
+	if (!is_fuse_fd_path(mountpoint) && !S_ISDIR(st.st_mode)) {
 		fprintf(stderr, "topicfs: mountpoint '%s': %s\n", o.mountpoint,
 			strerror(ENOTDIR));
 		ret = EXIT_USAGE;

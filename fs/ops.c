@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/consumer.h"
 #include "../core/maint.h"
 #include "../core/store.h"
 #include "../core/topic.h"
@@ -193,6 +194,16 @@ static const char *inode_label(const tfs_inode *in, char *buf, size_t len)
 		snprintf(buf, len, "%s/%llu", tname,
 			 (unsigned long long)in->param);
 		break;
+	case TFS_TIME:
+		snprintf(buf, len, "%s/@%llu", tname,
+			 (unsigned long long)in->param);
+		break;
+	case TFS_CONSUMERS:
+		snprintf(buf, len, "%s/consumers", tname);
+		break;
+	case TFS_CONSUMER:
+		snprintf(buf, len, "%s/consumers/%s", tname, in->name);
+		break;
 	default:
 		snprintf(buf, len, "%s", tname);
 		break;
@@ -229,6 +240,60 @@ static int parse_segment_name(const char *name, uint64_t *base_offset)
 	       parse_u64(name, 20, base_offset);
 }
 
+/*
+** A time file name "@TIME": TIME is milliseconds since the epoch, or ISO
+** 8601 in UTC, "YYYY-MM-DDTHH:MM:SSZ" with optional ".fff" before the Z.
+** Returns 1 and *ms, 0 when name does not start with '@', or -EINVAL when
+** it does but is no such time.
+*/
+static int parse_time_name(const char *name, int64_t *ms)
+{
+	size_t len = strlen(name);
+	struct tm tm;
+	uint64_t v;
+	int y, mo, d, h, mi, sec, used = 0, frac_len = 0;
+	unsigned frac = 0;
+
+	if (name[0] != '@')
+		return 0;
+	name++;
+	len--;
+	if (parse_u64(name, len, &v)) {
+		if (v > INT64_MAX)
+			return -EINVAL;
+		*ms = (int64_t)v;
+		return 1;
+	}
+	if (sscanf(name, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
+		   &sec, &used) != 6 || used != 19)
+		return -EINVAL;
+	if (name[used] == '.') {
+		for (used++; name[used] >= '0' && name[used] <= '9' && frac_len < 3;
+		     used++, frac_len++)
+			frac = frac * 10 + (unsigned)(name[used] - '0');
+		if (frac_len == 0)
+			return -EINVAL;
+		for (; frac_len < 3; frac_len++)
+			frac *= 10;
+	}
+	if (strcmp(name + used, "Z") != 0 || y < 1970 || mo < 1 || mo > 12 ||
+	    d < 1 || d > 31 || h > 23 || mi > 59 || sec > 60)
+		return -EINVAL;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = y - 1900;
+	tm.tm_mon = mo - 1;
+	tm.tm_mday = d;
+	tm.tm_hour = h;
+	tm.tm_min = mi;
+	tm.tm_sec = sec;
+	time_t t = timegm(&tm);
+	/* timegm normalises 2026-02-31 into March: refuse what moved. */
+	if (t < 0 || tm.tm_mday != d || tm.tm_mon != mo - 1)
+		return -EINVAL;
+	*ms = (int64_t)t * 1000 + frac;
+	return 1;
+}
+
 /* The current segment whose base offset is base_offset: 0 and *out, or
 ** -ENOENT. */
 static int find_segment(topic *t, uint64_t base_offset, topic_segment *out)
@@ -260,15 +325,25 @@ static void ms_to_timespec(int64_t ms, struct timespec *ts)
 	ts->tv_nsec = (long)(ms % 1000) * 1000000L;
 }
 
-static double attr_timeout(const tfs_inode *in)
+static int is_dir(const tfs_inode *in)
 {
-	return (in->kind == TFS_ROOT || in->kind == TFS_TOPIC) ? DIR_TIMEOUT
-							       : 0.0;
+	return in->kind == TFS_ROOT || in->kind == TFS_TOPIC ||
+	       in->kind == TFS_CONSUMERS;
 }
 
+static double attr_timeout(const tfs_inode *in)
+{
+	return is_dir(in) ? DIR_TIMEOUT : 0.0;
+}
+
+/* Names that exist whenever they are asked for (offset, time and consumer
+** files) are looked up again every time. */
 static double entry_timeout(const tfs_inode *in)
 {
-	return in->kind == TFS_OFFSET ? 0.0 : NAME_TIMEOUT;
+	return (in->kind == TFS_OFFSET || in->kind == TFS_TIME ||
+		in->kind == TFS_CONSUMER)
+		       ? 0.0
+		       : NAME_TIMEOUT;
 }
 
 /* st_size and stored bytes of a segment file. A segment that retention
@@ -342,12 +417,30 @@ static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
 			return rc;
 		break;
 	case TFS_OFFSET:
+	case TFS_TIME:
 		st->st_mode = S_IFREG | 0444;
 		rc = tfs_inode_base(in, &base);
 		if (rc == 0 && info.end_bytepos > base)
 			size = info.end_bytepos - base;
 		else if (rc < 0 && rc != -EAGAIN)
 			return rc;
+		break;
+	case TFS_CONSUMERS:
+		st->st_mode = S_IFDIR | (info.mode & 07777);
+		st->st_nlink = 2;
+		return 0;
+	case TFS_CONSUMER:
+		/* Reads ignore the file offset: they take the consumer's next
+		** records. The size is what was left to read when the inode
+		** was made plus what arrived since, so it grows with the log
+		** and never shrinks as readers consume (tail -f polls it). */
+		st->st_mode = S_IFREG | 0644;
+		pthread_mutex_lock(&in->lock);
+		if (info.end_bytepos > in->base &&
+		    info.end_bytepos - in->base > in->size_max)
+			in->size_max = info.end_bytepos - in->base;
+		size = in->size_max;
+		pthread_mutex_unlock(&in->lock);
 		break;
 	default:
 		return -EIO;
@@ -386,6 +479,46 @@ static int do_entry(struct tfs *fs, topic *t, enum tfs_kind kind,
 	return 0;
 }
 
+/*
+** The inode of consumer name (any valid name: a consumer is created when
+** it is first opened). Its size counts from where the consumer stands now.
+*/
+static int do_consumer_entry(struct tfs *fs, topic *t, const char *name,
+			     struct fuse_entry_param *e, tfs_inode **out)
+{
+	uint64_t base;
+	consumer *c;
+	tfs_inode *in;
+	int rc;
+
+	if (!store_name_valid(name))
+		return -ENOENT;
+	if (consumer_open(t, name, 0, &c) == 0) {
+		base = consumer_bytepos(c);
+		consumer_close(c);
+	} else {
+		topic_info info;
+
+		topic_get_info(t, &info);
+		base = info.start_bytepos; /* a new consumer starts there */
+	}
+	rc = tfs_inode_lookup_consumer(fs->inodes, t, name, base, &in);
+	if (rc < 0)
+		return rc;
+	memset(e, 0, sizeof(*e));
+	rc = do_fill_attr(fs, in, &e->attr);
+	if (rc < 0) {
+		tfs_inode_forget(fs->inodes, in->ino, 1);
+		tfs_inode_put(fs->inodes, in);
+		return rc;
+	}
+	e->ino = in->ino;
+	e->attr_timeout = attr_timeout(in);
+	e->entry_timeout = entry_timeout(in);
+	*out = in;
+	return 0;
+}
+
 static void reply_entry_or_err(fuse_req_t req, int rc,
 			       const struct fuse_entry_param *e, tfs_inode *in)
 {
@@ -415,7 +548,9 @@ static int do_lookup(struct tfs *fs, fuse_ino_t parent, const char *name,
 		     struct fuse_entry_param *e, tfs_inode **out)
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	char label[LABEL_MAX];
 	topic_segment seg;
+	int64_t ms;
 	uint64_t n;
 	topic *t;
 	int rc;
@@ -442,9 +577,21 @@ static int do_lookup(struct tfs *fs, fuse_ino_t parent, const char *name,
 					      seg.base_bytepos, e, out);
 		} else if (parse_u64(name, strlen(name), &n)) {
 			rc = do_entry(fs, dir->t, TFS_OFFSET, n, 0, e, out);
+		} else if (strcmp(name, "consumers") == 0) {
+			rc = do_entry(fs, dir->t, TFS_CONSUMERS, 0, 0, e, out);
+		} else if ((rc = parse_time_name(name, &ms)) == 1) {
+			rc = do_entry(fs, dir->t, TFS_TIME, (uint64_t)ms, 0, e,
+				      out);
+		} else if (rc < 0) {
+			tfs_log("lookup '%s': not a time (use @<ms since the "
+				"epoch> or @YYYY-MM-DDTHH:MM:SSZ)",
+				path_label(dir, name, label, sizeof(label)));
 		} else {
 			rc = -ENOENT;
 		}
+		break;
+	case TFS_CONSUMERS:
+		rc = do_consumer_entry(fs, dir->t, name, e, out);
 		break;
 	default:
 		rc = -ENOTDIR;
@@ -554,13 +701,43 @@ static int do_refuse_new_name(struct tfs *fs, const char *op,
 	return -EPERM;
 }
 
+static int do_open_inode(struct tfs *fs, tfs_inode *in,
+			 struct fuse_file_info *fi);
+
+/* open(O_CREAT) makes names only in TOPIC/consumers: a new consumer. */
 static void tfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode, struct fuse_file_info *fi)
 {
+	struct tfs *fs = tfs_of(req);
+	struct fuse_entry_param e;
+	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
+	tfs_inode *in = NULL;
+	int rc;
+
 	(void)mode;
-	(void)fi;
-	fuse_reply_err(req,
-		       -do_refuse_new_name(tfs_of(req), "create", parent, name));
+	if (dir == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	if (dir->kind != TFS_CONSUMERS) {
+		tfs_inode_put(fs->inodes, dir);
+		fuse_reply_err(req, -do_refuse_new_name(fs, "create", parent,
+							name));
+		return;
+	}
+	rc = store_name_valid(name) ? do_consumer_entry(fs, dir->t, name, &e, &in)
+				    : -EINVAL;
+	tfs_inode_put(fs->inodes, dir);
+	if (rc == 0 && (rc = do_open_inode(fs, in, fi)) < 0)
+		tfs_inode_forget(fs->inodes, in->ino, 1);
+	if (rc < 0) {
+		tfs_inode_put(fs->inodes, in);
+		fuse_reply_err(req, -rc);
+		return;
+	}
+	if (fuse_reply_create(req, &e, fi) == -ENOENT)
+		tfs_file_close(fs->files, fs->inodes, file_of(fi));
+	tfs_inode_put(fs->inodes, in);
 }
 
 static void tfs_op_mknod(fuse_req_t req, fuse_ino_t parent, const char *name,
@@ -608,6 +785,10 @@ static int do_unlink(struct tfs *fs, fuse_ino_t parent, const char *name)
 	if (dir->kind == TFS_ROOT) {
 		tfs_log("unlink '%s': a topic is removed with rmdir", label);
 		rc = -EISDIR;
+	} else if (dir->kind == TFS_CONSUMERS) {
+		rc = consumer_remove(dir->t, name); /* forget the position */
+		if (rc == -ENOENT)
+			tfs_log("unlink '%s': no such consumer", label);
 	} else if (strcmp(name, "log") == 0 || parse_segment_name(name, &n)) {
 		rc = 0; /* accepted, nothing removed: see above */
 	} else {
@@ -631,8 +812,10 @@ static int do_rmdir(struct tfs *fs, fuse_ino_t parent, const char *name)
 
 	if (dir == NULL)
 		return -ESTALE;
-	if (dir->kind != TFS_ROOT) {
-		rc = -ENOTDIR; /* a topic holds no directories */
+	if (dir->kind == TFS_TOPIC && strcmp(name, "consumers") == 0) {
+		rc = 0; /* like unlink of log: `rm -r TOPIC` goes on to rmdir */
+	} else if (dir->kind != TFS_ROOT) {
+		rc = -ENOTDIR; /* a topic holds no other directories */
 	} else {
 		rc = store_topic_delete(fs->s, name);
 		if (rc == -ENOENT) /* the core logs the other failures */
@@ -825,16 +1008,24 @@ static void tfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 static int do_open(struct tfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	char label[LABEL_MAX];
-	tfs_file *f;
 	int rc;
 
 	if (in == NULL)
 		return -ESTALE;
-	if (in->kind == TFS_ROOT || in->kind == TFS_TOPIC) {
-		rc = -EISDIR;
-		goto out;
-	}
+	rc = do_open_inode(fs, in, fi);
+	tfs_inode_put(fs->inodes, in);
+	return rc;
+}
+
+static int do_open_inode(struct tfs *fs, tfs_inode *in,
+			 struct fuse_file_info *fi)
+{
+	char label[LABEL_MAX];
+	tfs_file *f;
+	int rc;
+
+	if (is_dir(in))
+		return -EISDIR;
 	/* O_TRUNC on log is ignored (see tfs_file_open), so `>` appends. */
 	rc = tfs_file_open(fs->files, fs->inodes, in, fi->flags, &f);
 	if (rc < 0) {
@@ -845,14 +1036,12 @@ static int do_open(struct tfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 				label);
 		else if (rc != -ENOENT)
 			tfs_log("open '%s': %s", label, strerror(-rc));
-		goto out;
+		return rc;
 	}
 	fi->fh = (uintptr_t)f;
 	fi->direct_io = 1; /* each read() is one READ: no cache, no readahead */
 	fi->keep_cache = 0;
-out:
-	tfs_inode_put(fs->inodes, in);
-	return rc;
+	return 0;
 }
 
 static void tfs_op_open(fuse_req_t req, fuse_ino_t ino,
@@ -997,6 +1186,10 @@ static int list_topic(struct tfs *fs, topic *t, struct dir_handle *d)
 
 	rc = dir_add(d, "log", tfs_inode_peek(fs->inodes, t, TFS_LOG, 0),
 		     S_IFREG);
+	if (rc == 0)
+		rc = dir_add(d, "consumers",
+			     tfs_inode_peek(fs->inodes, t, TFS_CONSUMERS, 0),
+			     S_IFDIR);
 	if (rc < 0)
 		return rc;
 	rc = topic_segments(t, &segs, &n);
@@ -1014,6 +1207,20 @@ static int list_topic(struct tfs *fs, topic *t, struct dir_handle *d)
 	return rc;
 }
 
+static int list_consumers(struct tfs *fs, topic *t, struct dir_handle *d)
+{
+	char **names;
+	size_t n, i;
+	int rc = consumer_names(t, &names, &n);
+
+	for (i = 0; i < n && rc == 0; i++)
+		rc = dir_add(d, names[i],
+			     tfs_inode_peek_consumer(fs->inodes, t, names[i]),
+			     S_IFREG);
+	store_names_free(names, n);
+	return rc;
+}
+
 static int do_opendir(struct tfs *fs, fuse_ino_t ino, struct dir_handle **out)
 {
 	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
@@ -1022,7 +1229,7 @@ static int do_opendir(struct tfs *fs, fuse_ino_t ino, struct dir_handle **out)
 
 	if (in == NULL)
 		return -ESTALE;
-	if (in->kind != TFS_ROOT && in->kind != TFS_TOPIC) {
+	if (!is_dir(in)) {
 		rc = -ENOTDIR;
 		goto out;
 	}
@@ -1035,8 +1242,9 @@ static int do_opendir(struct tfs *fs, fuse_ino_t ino, struct dir_handle **out)
 	if (rc == 0)
 		rc = dir_add(d, "..", FUSE_ROOT_ID, S_IFDIR);
 	if (rc == 0)
-		rc = in->kind == TFS_ROOT ? list_root(fs, d)
-					  : list_topic(fs, in->t, d);
+		rc = in->kind == TFS_ROOT     ? list_root(fs, d)
+		     : in->kind == TFS_TOPIC ? list_topic(fs, in->t, d)
+					     : list_consumers(fs, in->t, d);
 	if (rc < 0) {
 		dir_free(d);
 		goto out;
@@ -1118,35 +1326,32 @@ static void tfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- extended attributes -------------------------------------------- */
 
-/* Only topic directories have attributes: the others answer as a file
-** without any (ENODATA, an empty list). */
-
-static void tfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
-			    size_t size)
+/* Reply to getxattr or listxattr: n bytes of buf, or the size asked for. */
+static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
 {
-	struct tfs *fs = tfs_of(req);
-	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	char *buf = NULL;
-	ssize_t n;
-
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	if (in->kind != TFS_TOPIC) {
-		n = -ENODATA;
-	} else if (size == 0) {
-		n = tfs_xattr_get(in->t, name, NULL, 0);
-	} else {
-		buf = malloc(size);
-		n = buf == NULL ? -ENOMEM : tfs_xattr_get(in->t, name, buf, size);
-	}
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
+}
+
+static void tfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
+			    size_t size)
+{
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n;
+
+	if (in == NULL)
+		n = -ESTALE;
+	else if (size > 0 && buf == NULL)
+		n = -ENOMEM;
+	else
+		n = tfs_xattr_get(in, name, buf, size);
+	reply_xattr(req, n, buf, size);
 	free(buf);
 	tfs_inode_put(fs->inodes, in);
 }
@@ -1155,27 +1360,16 @@ static void tfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	struct tfs *fs = tfs_of(req);
 	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	char *buf = NULL;
+	char *buf = size ? malloc(size) : NULL;
 	ssize_t n;
 
-	if (in == NULL) {
-		fuse_reply_err(req, ESTALE);
-		return;
-	}
-	if (in->kind != TFS_TOPIC) {
-		n = 0;
-	} else if (size == 0) {
-		n = tfs_xattr_list(in->t, NULL, 0);
-	} else {
-		buf = malloc(size);
-		n = buf == NULL ? -ENOMEM : tfs_xattr_list(in->t, buf, size);
-	}
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else if (size == 0)
-		fuse_reply_xattr(req, (size_t)n);
+	if (in == NULL)
+		n = -ESTALE;
+	else if (size > 0 && buf == NULL)
+		n = -ENOMEM;
 	else
-		fuse_reply_buf(req, buf, (size_t)n);
+		n = tfs_xattr_list(in, buf, size);
+	reply_xattr(req, n, buf, size);
 	free(buf);
 	tfs_inode_put(fs->inodes, in);
 }
@@ -1185,24 +1379,16 @@ static void tfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 {
 	struct tfs *fs = tfs_of(req);
 	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	char label[LABEL_MAX];
 	int rc;
 
 	if (in == NULL) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (in->kind == TFS_TOPIC) {
-		rc = tfs_xattr_set(in->t, name, value, size, flags);
-		/* A new setting (retention, compaction, ...) applies now. */
-		if (rc == 0 && fs->maint != NULL)
-			maint_kick(fs->maint);
-	} else {
-		tfs_log("setxattr '%s' %s: only topic directories have "
-			"attributes",
-			inode_label(in, label, sizeof(label)), name);
-		rc = -ENOTSUP;
-	}
+	rc = tfs_xattr_set(in, name, value, size, flags);
+	/* A new setting (retention, compaction, ...) applies now. */
+	if (rc == 0 && in->kind == TFS_TOPIC && fs->maint != NULL)
+		maint_kick(fs->maint);
 	fuse_reply_err(req, -rc);
 	tfs_inode_put(fs->inodes, in);
 }
@@ -1212,14 +1398,12 @@ static void tfs_op_removexattr(fuse_req_t req, fuse_ino_t ino,
 {
 	struct tfs *fs = tfs_of(req);
 	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	int rc;
 
 	if (in == NULL) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	rc = in->kind == TFS_TOPIC ? tfs_xattr_remove(in->t, name) : -ENODATA;
-	fuse_reply_err(req, -rc);
+	fuse_reply_err(req, -tfs_xattr_remove(in, name));
 	tfs_inode_put(fs->inodes, in);
 }
 

@@ -10,15 +10,18 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/xattr.h>
 
 #include "../core/config.h"
+#include "../core/consumer.h"
 #include "../core/topic.h"
 #include "log.h"
 
 #define USER_PREFIX "user."
 #define FIGURE_PREFIX "user.topicfs."
+#define POSITION_NAME "user.topicfs.offset"
 
 enum figure {
 	FIG_START_OFFSET,
@@ -92,10 +95,71 @@ static ssize_t copy_out(const char *value, size_t len, char *buf, size_t size)
 	return (ssize_t)len;
 }
 
-ssize_t tfs_xattr_get(topic *t, const char *name, char *buf, size_t size)
+/* A consumer's position; its consumer is created if it is new. */
+static ssize_t position_get(const tfs_inode *in, const char *name, char *buf,
+			    size_t size)
+{
+	char value[32];
+	consumer *c;
+	int rc, len;
+
+	if (strcmp(name, POSITION_NAME) != 0)
+		return -ENODATA;
+	rc = consumer_open(in->t, in->name, 0, &c);
+	if (rc == -ENOENT)
+		return copy_out("0", 1, buf, size); /* where it would start */
+	if (rc < 0)
+		return rc;
+	len = snprintf(value, sizeof(value), "%" PRIu64, consumer_offset(c));
+	consumer_close(c);
+	return copy_out(value, (size_t)len, buf, size);
+}
+
+static int position_set(const tfs_inode *in, const char *name,
+			const char *value, size_t size)
+{
+	char buf[32], *end;
+	unsigned long long v;
+	consumer *c;
+	int rc;
+
+	if (strcmp(name, POSITION_NAME) != 0) {
+		tfs_log("setxattr consumer '%s' %s: a consumer has only %s",
+			in->name, name, POSITION_NAME);
+		return strncmp(name, USER_PREFIX, strlen(USER_PREFIX)) ? -ENOTSUP
+									: -EINVAL;
+	}
+	if (size == 0 || size >= sizeof(buf) || value[0] < '0' || value[0] > '9')
+		goto bad;
+	memcpy(buf, value, size);
+	buf[size] = '\0';
+	errno = 0;
+	v = strtoull(buf, &end, 10);
+	if (errno != 0 || *end != '\0')
+		goto bad;
+	rc = consumer_open(in->t, in->name, 1, &c);
+	if (rc < 0)
+		return rc;
+	rc = consumer_seek(c, (uint64_t)v);
+	consumer_close(c);
+	return rc;
+bad:
+	tfs_log("setxattr consumer '%s' %s: not an offset (a decimal number)",
+		in->name, name);
+	return -EINVAL;
+}
+
+ssize_t tfs_xattr_get(const tfs_inode *in, const char *name, char *buf,
+		      size_t size)
 {
 	char value[CFG_VALUE_MAX];
+	topic *t = in->t;
 	int k, fig, len;
+
+	if (in->kind == TFS_CONSUMER)
+		return position_get(in, name, buf, size);
+	if (in->kind != TFS_TOPIC)
+		return -ENODATA;
 
 	fig = figure_find(name);
 	if (fig >= 0) {
@@ -116,12 +180,16 @@ ssize_t tfs_xattr_get(topic *t, const char *name, char *buf, size_t size)
 	return -ENODATA;
 }
 
-ssize_t tfs_xattr_list(topic *t, char *buf, size_t size)
+ssize_t tfs_xattr_list(const tfs_inode *in, char *buf, size_t size)
 {
 	size_t total = 0;
 	int k, i;
 
-	(void)t; /* every topic has every setting and figure */
+	if (in->kind == TFS_CONSUMER)
+		return copy_out(POSITION_NAME, sizeof(POSITION_NAME), buf, size);
+	if (in->kind != TFS_TOPIC)
+		return 0;
+	/* every topic has every setting and figure */
 	for (k = 0; k < CFG_NKEYS; k++)
 		total += strlen(USER_PREFIX) + strlen(cfg_key_name(k)) + 1;
 	for (i = 0; i < FIG_COUNT; i++)
@@ -138,12 +206,20 @@ ssize_t tfs_xattr_list(topic *t, char *buf, size_t size)
 	return (ssize_t)total;
 }
 
-int tfs_xattr_set(topic *t, const char *name, const char *value, size_t size,
-		  int flags)
+int tfs_xattr_set(const tfs_inode *in, const char *name, const char *value,
+		  size_t size, int flags)
 {
 	char tname[STORE_NAME_MAX + 1];
+	topic *t = in->t;
 	int k, rc;
 
+	if (in->kind == TFS_CONSUMER)
+		return position_set(in, name, value, size);
+	if (in->kind != TFS_TOPIC) {
+		tfs_log("setxattr %s: only topic directories and consumer "
+			"files have attributes", name);
+		return -ENOTSUP;
+	}
 	topic_name(t, tname);
 	if (strncmp(name, USER_PREFIX, strlen(USER_PREFIX)) != 0) {
 		tfs_log("setxattr '%s' %s: only user.* attributes exist",
@@ -171,9 +247,15 @@ int tfs_xattr_set(topic *t, const char *name, const char *value, size_t size,
 	return rc;
 }
 
-int tfs_xattr_remove(topic *t, const char *name)
+int tfs_xattr_remove(const tfs_inode *in, const char *name)
 {
 	char tname[STORE_NAME_MAX + 1];
+	topic *t = in->t;
+
+	if (in->kind == TFS_CONSUMER && strcmp(name, POSITION_NAME) == 0)
+		return -EPERM; /* rm the consumer file to forget it */
+	if (in->kind != TFS_TOPIC)
+		return -ENODATA;
 
 	if (figure_find(name) >= 0) {
 		topic_name(t, tname);

@@ -17,16 +17,22 @@
 #include <stddef.h>
 #include <sys/types.h>
 
-#include "../core/store.h"
+#include "inode.h"
 
-/* The value of name into buf. Returns its length, -ENODATA (no such
-** attribute) or -ERANGE. */
-ssize_t tfs_xattr_get(topic *t, const char *name, char *buf /* OUT */,
-		      size_t size);
+/*
+** Topic directories have the settings (user.<name>) and the read-only
+** figures (user.topicfs.*); a consumer file has its position,
+** user.topicfs.offset; other inodes have none.
+*/
 
-/* Every name, each followed by a NUL, into buf. Returns the total length or
-** -ERANGE. */
-ssize_t tfs_xattr_list(topic *t, char *buf /* OUT */, size_t size);
+/* The value of name into buf (size 0: only its length). Returns its
+** length, -ENODATA (no such attribute) or -ERANGE. */
+ssize_t tfs_xattr_get(const tfs_inode *in, const char *name,
+		      char *buf /* OUT */, size_t size);
+
+/* Every name, each followed by a NUL, into buf (size 0: only the length).
+** Returns the total length or -ERANGE. */
+ssize_t tfs_xattr_list(const tfs_inode *in, char *buf /* OUT */, size_t size);
 
 /*
 ** Set a setting (flags as setxattr(2): XATTR_CREATE fails with -EEXIST,
@@ -34,11 +40,11 @@ ssize_t tfs_xattr_list(topic *t, char *buf /* OUT */, size_t size);
 ** unknown user.* name); -EPERM (a read-only figure); -ENOTSUP (a name
 ** outside user.*). Logs one line for each failure.
 */
-int tfs_xattr_set(topic *t, const char *name, const char *value, size_t size,
-		  int flags);
+int tfs_xattr_set(const tfs_inode *in, const char *name, const char *value,
+		  size_t size, int flags);
 
-/* removexattr: -ENOTSUP for a setting (resetting to the default is not
-** supported yet), -EPERM for a figure, -ENODATA for anything else. */
-int tfs_xattr_remove(topic *t, const char *name);
+/* removexattr: a setting goes back to the mount's default; -EPERM for a
+** figure or a position, -ENODATA for anything else. */
+int tfs_xattr_remove(const tfs_inode *in, const char *name);
 
 #endif
