@@ -201,7 +201,14 @@ int cfg_get(const cfg *c, int k, char *buf, size_t buflen)
 	case CFG_COMPRESSION_LEVEL: n = snprintf(buf, buflen, "%d", c->compression_level); break;
 	case CFG_MAX_MESSAGE_BYTES: n = snprintf(buf, buflen, "%" PRId64, c->max_message_bytes); break;
 	case CFG_FLUSH_MS: n = snprintf(buf, buflen, "%" PRId64, c->flush_ms); break;
-	case CFG_MIN_CLEANABLE_DIRTY_RATIO: n = snprintf(buf, buflen, "%g", c->min_cleanable_dirty_ratio); break;
+	case CFG_MIN_CLEANABLE_DIRTY_RATIO:
+		/* Plain decimals, as parse_ratio reads them: never "1e-05". */
+		n = snprintf(buf, buflen, "%.15f", c->min_cleanable_dirty_ratio);
+		while (n > 1 && (size_t)n < buflen && buf[n - 1] == '0')
+			buf[--n] = 0;
+		if (n > 1 && (size_t)n < buflen && buf[n - 1] == '.')
+			buf[--n] = 0;
+		break;
 	case CFG_CLEANUP_POLICY:
 		n = snprintf(buf, buflen, "%s",
 			     c->cleanup_policy == CFG_CLEANUP_DELETE	? "delete"

@@ -31,6 +31,7 @@
 
 #include "../core/config.h"
 #include "../core/consumer.h"
+#include "../core/crc32c.h"
 #include "../core/cursor.h"
 #include "../core/topic.h"
 #include "log.h"
@@ -46,6 +47,8 @@ struct tfs_file {
 	size_t pending_len;   /* <= max.message.bytes when it was checked */
 	size_t pending_cap;
 	int discarding;	      /* dropping a too-long line up to its "\n" */
+	size_t retry_len;     /* the refused end of a too-long line, "\n" */
+	uint32_t retry_crc;   /* included, that a retry will send again */
 
 	/* protected by the set's mutex */
 	struct tfs_file *prev, *next;
@@ -246,9 +249,16 @@ static void log_too_long(const tfs_file *f, int64_t max, const char *what)
 ** accepted: it was written with several write() calls, or one write()
 ** larger than max_write reached us as several requests. The part already
 ** pending can then never become a record, so it is dropped, and so is the
-** rest of the line (f->discarding) up to its "\n": nothing of the line is
-** ever stored. Each write that carries part of it fails with EMSGSIZE and
-** stores nothing, as a write holding a too-long line must.
+** rest of the line up to its "\n": nothing of the line is ever stored. Each
+** write that carries part of it fails with EMSGSIZE and stores nothing, as
+** a write holding a too-long line must.
+**
+** When the request that shows the line too long also holds its "\n", the
+** writer's write() returns a short count (the kernel counts the requests
+** that succeeded) and the writer sends the refused bytes again. Those bytes,
+** up to the "\n", are remembered by length and CRC (retry_len, retry_crc):
+** a next write that starts with them is that retry and is refused too; any
+** other write is new and is taken as usual.
 */
 ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
 {
@@ -263,6 +273,15 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
 		return 0;
 	pthread_mutex_lock(&f->lock);
 	first_nl = memchr(buf, '\n', size);
+	if (f->retry_len > 0) {
+		size_t n = f->retry_len;
+
+		f->retry_len = 0;
+		if (n <= size && crc32c(0, buf, n) == f->retry_crc) {
+			rc = -EMSGSIZE; /* the refused end of the line, again */
+			goto out;
+		}
+	}
 	if (f->discarding) {
 		if (first_nl != NULL)
 			f->discarding = 0; /* the too-long line ends here */
@@ -280,6 +299,10 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
 		log_too_long(f, max, "; dropped it");
 		f->pending_len = 0;
 		f->discarding = (first_nl == NULL);
+		if (first_nl != NULL) {
+			f->retry_len = (size_t)(first_nl - buf) + 1;
+			f->retry_crc = crc32c(0, buf, f->retry_len);
+		}
 		rc = -EMSGSIZE;
 		goto out;
 	}
