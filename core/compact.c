@@ -187,83 +187,155 @@ static int keep_record(const struct keep *k, const unsigned char *p, size_t len,
 	return !(tomb && ts_ms < k->tombstone_cutoff_ms);
 }
 
+/*
+** The batches a rewrite writes. Consecutive kept records (no offset or
+** byte position between them) are merged into timed batches of up to
+** OUT_BATCH bytes, whichever appends they came from: fewer, larger batches
+** compress better and cost less to read, and every record keeps its time.
+*/
+#define OUT_BATCH (64u << 10)
+#define OUT_SPAN_MS (24 * 3600 * 1000) /* a batch's time span fits in its u32 */
+
+struct outbatch {
+	seg_writer *w;
+	unsigned char *buf; /* header, text and time deltas */
+	size_t cap;
+	unsigned char ts[OUT_BATCH]; /* the time deltas until the end */
+	rec_encoder e;
+	int open;
+	uint64_t base_offset, base_bytepos; /* of its first record */
+	uint64_t next_offset, next_bytepos; /* what would continue it */
+};
+
+static int out_flush(struct outbatch *o)
+{
+	rec_batch nb;
+	size_t blen;
+
+	if (!o->open)
+		return 0;
+	o->open = 0;
+	blen = rec_encode_end(&o->e, o->base_offset, o->base_bytepos, 0);
+	rec_decode_header(o->buf, blen, &nb);
+	return seg_writer_add(o->w, o->buf, &nb);
+}
+
+static int out_add(struct outbatch *o, const unsigned char *p, size_t len, uint64_t offset,
+		   uint64_t bytepos, int64_t ts)
+{
+	int rc;
+
+	if (o->open && (offset != o->next_offset || bytepos != o->next_bytepos ||
+			rec_encode_size(&o->e) + len + 11 > OUT_BATCH ||
+			o->e.tslen + 10 > sizeof o->ts || ts - o->e.first_ts > OUT_SPAN_MS)) {
+		if ((rc = out_flush(o)) < 0)
+			return rc;
+	}
+	/* room for this record, and for a batch of OUT_BATCH bytes */
+	size_t need = REC_HEADER_SIZE + len + 11;
+	if (need < OUT_BATCH)
+		need = OUT_BATCH;
+	if (!o->open && need > o->cap) {
+		unsigned char *nb = realloc(o->buf, need);
+		if (!nb)
+			return -ENOMEM;
+		o->buf = nb;
+		o->cap = need;
+	}
+	if (!o->open) {
+		rec_encode_begin_timed(&o->e, o->buf, o->ts, sizeof o->ts);
+		o->base_offset = offset;
+		o->base_bytepos = bytepos;
+		o->open = 1;
+	}
+	memcpy(rec_encode_record_at(&o->e, len, ts), p, len);
+	o->next_offset = offset + 1;
+	o->next_bytepos = bytepos + len + 1;
+	return 0;
+}
+
+/* How many records of s k would drop. */
+static int count_dropped(seg *s, const struct keep *k, uint64_t *dropped)
+{
+	seg_iter it;
+	const unsigned char *bp, *p;
+	rec_batch b;
+	uint64_t at;
+	size_t len;
+	int rc;
+
+	*dropped = 0;
+	seg_iter_init(&it, s, SEG_HEADER_SIZE, s->size);
+	while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
+		rec_iter ri;
+		rec_iter_init(&ri, bp, &b);
+		for (uint64_t off = ri.offset; rec_iter_next(&ri, &p, &len); off = ri.offset)
+			*dropped += !keep_record(k, p, len, off, ri.ts);
+	}
+	seg_iter_free(&it);
+	return rc;
+}
+
 /* Rewrite s keeping what k keeps, stored as c says; swap it into t.
 ** *removed receives the number of records dropped. */
 static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c, uint64_t *removed)
 {
 	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
+	struct outbatch o = {0};
 	seg_iter it;
-	seg_writer *w = NULL;
-	unsigned char *scratch = NULL;
-	size_t scap = 0;
 	const unsigned char *bp;
 	rec_batch b;
-	uint64_t at, dropped = 0;
+	uint64_t at, dropped = 0, batches_in = 0, batches_out;
 	int rc;
 
 	*removed = 0;
-	if ((rc = seg_writer_open(t->dirfd, s, want_z, c->compression_level, &w)) < 0)
+	/* A segment a rewrite already wrote, stored as wanted, changes only if
+	** records go: count them first, which costs a read and no write. */
+	if (s->generation > 0 && s->compressed == want_z && k->map) {
+		if ((rc = count_dropped(s, k, &dropped)) < 0 || dropped == 0)
+			return rc;
+		dropped = 0;
+	}
+	if ((rc = seg_writer_open(t->dirfd, s, want_z, c->compression_level, &o.w)) < 0)
 		return rc;
 	seg_iter_init(&it, s, SEG_HEADER_SIZE, s->size);
 	while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
 		rec_iter ri;
-		rec_encoder e;
 		const unsigned char *p;
 		size_t len;
-		int in_run = 0;
-		uint64_t run_off = 0, run_pos = 0;
 
-		if (b.length > scap) {
-			unsigned char *ns = realloc(scratch, b.length);
-			if (!ns) {
-				rc = -ENOMEM;
-				break;
-			}
-			scratch = ns;
-			scap = b.length;
-		}
+		batches_in++;
 		rec_iter_init(&ri, bp, &b);
 		for (;;) {
 			uint64_t off = ri.offset, pos = ri.bytepos;
-			int more = rec_iter_next(&ri, &p, &len);
-			int keep = more && keep_record(k, p, len, off, b.timestamp_ms);
-			if (more && !keep)
-				dropped++;
-			if (in_run && !keep) {
-				rec_batch nb;
-				size_t blen = rec_encode_end(&e, run_off, run_pos, b.timestamp_ms);
-				rec_decode_header(scratch, blen, &nb);
-				if ((rc = seg_writer_add(w, scratch, &nb)) < 0)
-					break;
-				in_run = 0;
-			}
-			if (!more)
+			if (!rec_iter_next(&ri, &p, &len))
 				break;
-			if (keep) {
-				if (!in_run) {
-					rec_encode_begin(&e, scratch);
-					run_off = off;
-					run_pos = pos;
-					in_run = 1;
-				}
-				memcpy(rec_encode_record(&e, len), p, len);
+			if (!keep_record(k, p, len, off, ri.ts)) {
+				dropped++;
+				continue;
 			}
+			if ((rc = out_add(&o, p, len, off, pos, ri.ts)) < 0)
+				break;
 		}
 		if (rc < 0)
 			break;
 	}
+	if (rc == 0)
+		rc = out_flush(&o);
 	seg_iter_free(&it);
-	free(scratch);
+	free(o.buf);
+	batches_out = seg_writer_batches(o.w);
 	if (rc < 0) {
-		seg_writer_abort(w);
+		seg_writer_abort(o.w);
 		return rc;
 	}
-	if (dropped == 0 && s->compressed == want_z) {
-		seg_writer_abort(w); /* nothing would change */
+	/* Nothing would change: same records, same storage, no batches to merge. */
+	if (dropped == 0 && s->compressed == want_z && batches_out >= batches_in) {
+		seg_writer_abort(o.w);
 		return 0;
 	}
 	seg *nw;
-	if ((rc = seg_writer_commit(w, &nw)) < 0)
+	if ((rc = seg_writer_commit(o.w, &nw)) < 0)
 		return rc;
 	*removed = dropped;
 	return topic_replace_segment(t, s, nw);

@@ -299,8 +299,8 @@ static int scan_batches(seg *s, struct scan *sc, uint64_t file_end, int sealed, 
 			sc->last_index_loc = sc->loc;
 		}
 		sc->records += b.count;
-		if (b.timestamp_ms > sc->max_ts_ms)
-			sc->max_ts_ms = b.timestamp_ms;
+		if (b.max_timestamp_ms > sc->max_ts_ms)
+			sc->max_ts_ms = b.max_timestamp_ms;
 		sc->offset = rec_end_offset(&b);
 		sc->bytepos = rec_end_bytepos(&b);
 		sc->loc += b.length;
@@ -339,8 +339,8 @@ static int scan_frames(seg *s, struct scan *sc, uint64_t file_end)
 			sc->last_index_loc = at;
 		}
 		sc->records += b.count;
-		if (b.timestamp_ms > sc->max_ts_ms)
-			sc->max_ts_ms = b.timestamp_ms;
+		if (b.max_timestamp_ms > sc->max_ts_ms)
+			sc->max_ts_ms = b.max_timestamp_ms;
 	}
 	sc->loc = it.loc;
 	seg_iter_free(&it);
@@ -538,13 +538,17 @@ int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end)
 		rc = -errno;
 		goto out;
 	}
-	if (read_batch(s->fd, SEG_HEADER_SIZE, (uint64_t)st.st_size, &buf, &cap, &b) == 0 &&
-	    rec_check(buf, &b) == 0 && b.base_offset == base_offset)
-		s->base_bytepos = b.base_bytepos;
-	else if (prev_end != UINT64_MAX)
-		s->base_bytepos = prev_end;
+	static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+	unsigned char m[4];
+	s->compressed = io_pread_all(s->fd, m, 4, SEG_HEADER_SIZE) == 4 && !memcmp(m, zstd_magic, 4);
+	if (prev_end != UINT64_MAX)
+		s->base_bytepos = prev_end; /* exact: the previous segment's recorded end */
 	else if (base_offset == 0)
 		s->base_bytepos = 0;
+	else if (!s->compressed &&
+		 read_batch(s->fd, SEG_HEADER_SIZE, (uint64_t)st.st_size, &buf, &cap, &b) == 0 &&
+		 rec_check(buf, &b) == 0 && b.base_offset == base_offset)
+		s->base_bytepos = b.base_bytepos;
 	else
 		goto out;
 	s->created_ms = io_now_ms();
@@ -767,6 +771,7 @@ struct seg_writer {
 	idx_entry fentry; /* compressed: the pending frame's first batch */
 	unsigned char *frame, *zbuf;
 	size_t flen, fcap, zcap;
+	uint64_t batches;
 };
 
 int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out)
@@ -865,11 +870,17 @@ int seg_writer_add(seg_writer *w, const unsigned char *batch, const rec_batch *b
 		o->size += b->length;
 	}
 	o->records += b->count;
-	if (b->timestamp_ms > o->max_ts_ms)
-		o->max_ts_ms = b->timestamp_ms;
+	w->batches++;
+	if (b->max_timestamp_ms > o->max_ts_ms)
+		o->max_ts_ms = b->max_timestamp_ms;
 	if (o->compressed && w->flen >= FRAME_TARGET)
 		rc = flush_frame(w);
 	return rc;
+}
+
+uint64_t seg_writer_batches(const seg_writer *w)
+{
+	return w->batches;
 }
 
 static void writer_free(seg_writer *w)

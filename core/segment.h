@@ -50,11 +50,14 @@ int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out);
 int seg_open_raw(int dirfd, uint64_t base_offset, seg **out);
 
 /*
-** Rewrite the header of the newest segment base_offset when a power loss
-** tore it (the header reaches the disk with the first sync of its data).
-** The base bytepos comes from the segment's first batch, or else from
-** prev_end (the previous segment's end; UINT64_MAX when unknown).
-** Returns 0, or -EBADMSG when neither tells it.
+** Rewrite the damaged header of segment base_offset: the newest one's when
+** a power loss tore it (the header reaches the disk with the first sync of
+** its data), any one's when a bit flipped in it. The base byte position
+** comes from prev_end (the previous segment's end as its sealed index
+** records it; UINT64_MAX when unknown), or is 0 for offset 0, or comes from
+** the segment's first batch; compression from the bytes after the header.
+** The new header's crc no longer matches the segment's index, which is
+** therefore rebuilt. Returns 0, or -EBADMSG when nothing tells the base.
 */
 int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end);
 
@@ -120,6 +123,8 @@ typedef struct seg_writer seg_writer;
 
 int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out);
 int seg_writer_add(seg_writer *w, const unsigned char *batch, const rec_batch *b);
+/* Batches added so far. */
+uint64_t seg_writer_batches(const seg_writer *w);
 int seg_writer_commit(seg_writer *w, seg **out);
 void seg_writer_abort(seg_writer *w);
 

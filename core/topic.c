@@ -323,10 +323,11 @@ static int load_segments(topic *t)
 		seg *s;
 		const seg *next = first < n ? t->segs[first] : NULL;
 		rc = seg_open(t->dirfd, bases[i], next, &s);
-		if (rc == -EBADMSG && next == NULL) {
-			/* The newest segment's header reaches the disk with the
-			** first sync of its data: a power loss can tear it. Rebuild
-			** it from the segment's first batch or the previous end. */
+		if (rc == -EBADMSG) {
+			/* A power loss can tear the newest segment's header (it
+			** reaches the disk with the first sync of its data), and a
+			** flipped bit can damage any: rebuild it rather than refuse
+			** the whole data directory. */
 			uint64_t prev_end = UINT64_MAX;
 			if (i > 0)
 				prev_end = sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]);
@@ -507,21 +508,14 @@ static ssize_t next_line_len(const struct line_iter *it)
 	return -1;
 }
 
-/* Copy len bytes to dst (unless it is NULL) and step over them and the
-** '\n' after them. */
-static void take_line(struct line_iter *it, unsigned char *dst, size_t len)
+/* Step over a line of len bytes and the '\n' after it. */
+static void step_line(struct line_iter *it, size_t len)
 {
 	size_t want = len + 1;
 	while (want > 0) {
 		size_t n = it->iov[it->i].iov_len - it->off;
 		if (n > want)
 			n = want;
-		size_t copy = n < len ? n : len;
-		if (dst && copy > 0) {
-			memcpy(dst, (const char *)it->iov[it->i].iov_base + it->off, copy);
-			dst += copy;
-		}
-		len -= copy;
 		want -= n;
 		it->off += n;
 		if (it->off == it->iov[it->i].iov_len) {
@@ -534,7 +528,7 @@ static void take_line(struct line_iter *it, unsigned char *dst, size_t len)
 int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 {
 	struct line_iter it = {iov, iovcnt, 0, 0};
-	size_t total = 0, enc = REC_HEADER_SIZE, count = 0;
+	size_t total = 0, enc, count = 0;
 	int64_t max_msg, seg_bytes, seg_ms, now = io_now_ms();
 	unsigned char *buf;
 	struct wbuf *wb = NULL;
@@ -560,9 +554,9 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	if (rc < 0)
 		goto out;
 
-	/* Pass 1: sizes, and the max.message.bytes check. */
-	for (struct line_iter p = it;;) {
-		ssize_t len = next_line_len(&p);
+	/* The lines: how many, and none longer than max.message.bytes. */
+	for (;;) {
+		ssize_t len = next_line_len(&it);
 		if (len < 0)
 			break;
 		if (len > max_msg) {
@@ -571,10 +565,10 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 			rc = -EMSGSIZE;
 			goto out;
 		}
-		enc += rec_encoded_size((size_t)len);
 		count++;
-		take_line(&p, NULL, (size_t)len);
+		step_line(&it, (size_t)len);
 	}
+	enc = REC_HEADER_SIZE + total;
 	if (enc > REC_MAX_BATCH) {
 		rc = -EMSGSIZE;
 		goto out;
@@ -594,11 +588,11 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 		goto out;
 	}
 	buf = wb->p;
+	/* The batch's text is the bytes written, as they are. */
 	rec_encode_begin(&e, buf);
-	for (size_t k = 0; k < count; k++) {
-		size_t len = (size_t)next_line_len(&it);
-		take_line(&it, rec_encode_record(&e, len), len);
-	}
+	for (int i = 0; i < iovcnt; i++)
+		rec_encode_text(&e, iov[i].iov_base, iov[i].iov_len,
+				i == iovcnt - 1 ? (uint32_t)count : 0);
 	if (now < t->last_ts_ms)
 		now = t->last_ts_ms;
 	size_t blen = rec_encode_end(&e, s->end_offset, s->end_bytepos, now);
@@ -624,7 +618,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 		*first = s->end_offset;
 	s->size += blen;
 	s->end_offset += count;
-	s->end_bytepos += e.rendered;
+	s->end_bytepos += total;
 	s->records += count;
 	s->max_ts_ms = now;
 	t->last_ts_ms = now;

@@ -178,8 +178,40 @@ Test(maint, compression_of_sealed_segments)
 	topic_info before;
 	topic_get_info(t, &before);
 
+	/* Every record's time, to check that merging batches keeps them. */
+	int64_t *times = malloc(60000 * sizeof *times);
+	{
+		cursor *c;
+		cur_record rec;
+		cr_assert_eq(cur_open(t, 0, &c), 0);
+		for (int i = 0; i < 60000; i++) {
+			cr_assert_eq(cur_next(c, &rec), 1);
+			times[i] = rec.timestamp_ms;
+		}
+		cur_close(c);
+	}
+
 	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
 	cr_assert_eq(maint_pass(s, io_now_ms()), 0);
+	{
+		cursor *c;
+		cur_record rec;
+		cr_assert_eq(cur_open(t, 0, &c), 0);
+		for (int i = 0; i < 60000; i++) {
+			cr_assert_eq(cur_next(c, &rec), 1);
+			cr_assert_eq(rec.offset, (uint64_t)i);
+			cr_assert_eq(rec.timestamp_ms, times[i], "record %d's time changed", i);
+		}
+		cur_close(c);
+		/* and the time lookup agrees with them */
+		for (int i = 0; i < 60000; i += 997) {
+			uint64_t off, bp;
+			cr_assert_eq(topic_time_lookup(t, times[i], &off, &bp), 0);
+			cr_assert_eq(times[off], times[i]);
+			cr_assert(off == 0 || times[off - 1] < times[i], "record %" PRIu64 " is not the first at its time", off);
+		}
+	}
+	free(times);
 
 	topic_segment *v;
 	size_t n;

@@ -594,7 +594,7 @@ Test(recovery, newest_index_damaged)
 
 /* Every segment file is what core/FORMAT.txt says: a 64-byte header, then
 ** batches whose length, crc32c, count, offsets, byte positions, rendered
-** size and varint-prefixed payloads match the records appended. (The
+** size and text (each payload and a newline) match the records appended. (The
 ** torn-tail and corruption tests rely on this layout.) */
 Test(recovery, segment_files_follow_the_format)
 {
@@ -657,7 +657,7 @@ Test(recovery, segment_files_follow_the_format)
 				tu_assert_bytes("a payload on disk", img.p + off, len,
 						tu_log_payload(&l, next + j),
 						tu_log_plen(&l, next + j));
-				rec_end = off + len;
+				rec_end = off + len + 1;
 			}
 			cr_assert_eq(rec_end, b[k].file_off + b[k].length,
 				     "%s: batch %zu: records do not fill it", name, k);

@@ -822,30 +822,23 @@ size_t tu_walk_batches(const void *seg, size_t len, tu_batch **out)
 int tu_batch_record(const void *seg, const tu_batch *b, uint32_t i,
 		    size_t *payload_off, size_t *payload_len)
 {
+	/* The batch's text is its records' lines, each ending with "\n". */
 	const unsigned char *s = seg;
 	size_t off = b->file_off + TU_BATCH_HEADER;
-	size_t end = b->file_off + b->length;
+	size_t end = off + b->rendered;
 
+	if (end > b->file_off + b->length)
+		return -1;
 	for (uint32_t r = 0; r < b->count; r++) {
-		uint64_t v = 0;
-		int shift = 0;
-		for (;;) {
-			if (off >= end || shift > 63)
-				return -1;
-			unsigned char c = s[off++];
-			v |= (uint64_t)(c & 0x7f) << shift;
-			shift += 7;
-			if (!(c & 0x80))
-				break;
-		}
-		if (v > end - off)
+		const unsigned char *nl = memchr(s + off, '\n', end - off);
+		if (nl == NULL)
 			return -1;
 		if (r == i) {
 			*payload_off = off;
-			*payload_len = (size_t)v;
+			*payload_len = (size_t)(nl - (s + off));
 			return 0;
 		}
-		off += (size_t)v;
+		off = (size_t)(nl - s) + 1;
 	}
 	return -1;
 }
