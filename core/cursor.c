@@ -44,6 +44,7 @@ struct cursor {
 	const unsigned char *rec;
 	size_t rec_len;
 	uint64_t rec_offset, rec_bytepos;
+	int64_t rec_ts;
 };
 
 static void forget_position(cursor *c)
@@ -252,6 +253,7 @@ static int advance(cursor *c)
 					c->rec_len = l;
 					c->rec_offset = off;
 					c->rec_bytepos = pos;
+					c->rec_ts = c->ri.ts;
 					c->have_rec = 1;
 					return 1;
 				}
@@ -316,7 +318,7 @@ static int whole_record(cursor *c, cur_record *rec)
 		}
 		rec->offset = c->rec_offset;
 		rec->bytepos = c->rec_bytepos;
-		rec->timestamp_ms = c->b.timestamp_ms;
+		rec->timestamp_ms = c->rec_ts;
 		rec->payload = (const char *)c->rec;
 		rec->len = c->rec_len;
 		return 1;

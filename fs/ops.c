@@ -406,19 +406,21 @@ static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
 		st->st_nlink = 2;
 		return 0;
 	case TFS_LOG:
-		st->st_mode = S_IFREG | 0644;
+		/* Files take their topic's permissions: what the directory's
+		** mode allows, read and write (read only for the others). */
+		st->st_mode = S_IFREG | (info.mode & 0666);
 		size = info.end_bytepos;
 		stored = info.stored_bytes;
 		break;
 	case TFS_SEGMENT:
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | (info.mode & 0444);
 		rc = segment_size(in, &size, &stored);
 		if (rc < 0)
 			return rc;
 		break;
 	case TFS_OFFSET:
 	case TFS_TIME:
-		st->st_mode = S_IFREG | 0444;
+		st->st_mode = S_IFREG | (info.mode & 0444);
 		rc = tfs_inode_base(in, &base);
 		if (rc == 0 && info.end_bytepos > base)
 			size = info.end_bytepos - base;
@@ -434,7 +436,7 @@ static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
 		** records. The size is what was left to read when the inode
 		** was made plus what arrived since, so it grows with the log
 		** and never shrinks as readers consume (tail -f polls it). */
-		st->st_mode = S_IFREG | 0644;
+		st->st_mode = S_IFREG | (info.mode & 0666);
 		pthread_mutex_lock(&in->lock);
 		if (info.end_bytepos > in->base &&
 		    info.end_bytepos - in->base > in->size_max)
