@@ -160,8 +160,15 @@ ssize_t tfs_file_read(tfs_file *f, void *buf, size_t size, uint64_t off)
 	ssize_t n = 0;
 	int rc;
 
-	if (f->con != NULL) /* its own position: the file offset means nothing */
-		return consumer_read(f->con, buf, size);
+	if (f->con != NULL) { /* its own position: the file offset means nothing */
+		n = consumer_read(f->con, buf, size);
+		if (n > 0) {
+			pthread_mutex_lock(&f->in->lock);
+			f->in->delivered += (uint64_t)n; /* counts in its size */
+			pthread_mutex_unlock(&f->in->lock);
+		}
+		return n;
+	}
 	rc = tfs_inode_base(f->in, &base);
 	if (rc == -EAGAIN)
 		return 0; /* TOPIC/N before record N exists: empty for now */

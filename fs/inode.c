@@ -150,7 +150,7 @@ static tfs_inode *inode_alloc(fuse_ino_t ino, topic *t, enum tfs_kind kind,
 	in->t = t;
 	in->param = param;
 	in->base_known = (kind != TFS_OFFSET && kind != TFS_TIME);
-	in->base = (kind == TFS_SEGMENT || kind == TFS_CONSUMER) ? seg_base : 0;
+	in->base = (kind == TFS_SEGMENT) ? seg_base : 0;
 	return in;
 }
 
@@ -274,9 +274,9 @@ int tfs_inode_lookup(tfs_itable *tb, topic *t, enum tfs_kind kind,
 }
 
 int tfs_inode_lookup_consumer(tfs_itable *tb, topic *t, const char *name,
-			      uint64_t base, tfs_inode **out)
+			      tfs_inode **out)
 {
-	return lookup(tb, t, TFS_CONSUMER, hash_name(name), base, name, out);
+	return lookup(tb, t, TFS_CONSUMER, hash_name(name), 0, name, out);
 }
 
 tfs_inode *tfs_inode_get(tfs_itable *tb, fuse_ino_t ino)

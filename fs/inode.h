@@ -51,14 +51,14 @@ typedef struct tfs_inode {
 	** LOG: 0. SEGMENT: the segment's base_bytepos, known from the lookup.
 	** OFFSET: the bytepos of record N, resolved once (tfs_inode_base) and
 	** then fixed, so that st_size never shrinks; TIME likewise, with the
-	** first record appended at or after TIME. CONSUMER: where the
-	** consumer stood when the inode was made (see ops.c). Only OFFSET and
-	** TIME inodes start with base_known == 0.
+	** first record appended at or after TIME. Only OFFSET and TIME
+	** inodes start with base_known == 0.
 	*/
-	pthread_mutex_t lock; /* protects base_known, base and size_max */
+	pthread_mutex_t lock; /* protects base_known, base, size_max, delivered */
 	int base_known;
 	uint64_t base;
 	uint64_t size_max; /* SEGMENT, CONSUMER: the largest size reported so far */
+	uint64_t delivered; /* CONSUMER: bytes its reads returned so far */
 
 	/* Private to inode.c, protected by the table's mutex. */
 	uint64_t nlookup;
@@ -86,10 +86,9 @@ int tfs_inode_lookup(tfs_itable *tb, topic *t, enum tfs_kind kind,
 		     uint64_t param, uint64_t seg_base,
 		     tfs_inode **out /* OUT */);
 
-/* The inode of consumer name of t (kind CONSUMER), as tfs_inode_lookup.
-** base is where a reader of it stands now, kept if the inode is new. */
+/* The inode of consumer name of t (kind CONSUMER), as tfs_inode_lookup. */
 int tfs_inode_lookup_consumer(tfs_itable *tb, topic *t, const char *name,
-			      uint64_t base, tfs_inode **out /* OUT */);
+			      tfs_inode **out /* OUT */);
 
 /* For readdir: the number of consumer name's inode if known, else 0. */
 fuse_ino_t tfs_inode_peek_consumer(tfs_itable *tb, topic *t, const char *name);

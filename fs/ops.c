@@ -368,6 +368,31 @@ static int segment_size(tfs_inode *in, uint64_t *size, uint64_t *stored)
 	return 0;
 }
 
+/*
+** A consumer file's size. Reads ignore the file offset: they take the
+** consumer's next records, so a reader's offset is what its reads returned.
+** The size is what this file's reads returned so far plus what is left to
+** read from the consumer's position: it grows as records arrive or the
+** position moves back, and never shrinks (tail -f polls it).
+*/
+static uint64_t consumer_size(tfs_inode *in, const topic_info *info)
+{
+	uint64_t pos = info->start_bytepos, size;
+	consumer *c;
+
+	if (consumer_open(in->t, in->name, 0, &c) == 0) {
+		pos = consumer_bytepos(c);
+		consumer_close(c);
+	}
+	pthread_mutex_lock(&in->lock);
+	size = in->delivered + (info->end_bytepos > pos ? info->end_bytepos - pos : 0);
+	if (size > in->size_max)
+		in->size_max = size;
+	size = in->size_max;
+	pthread_mutex_unlock(&in->lock);
+	return size;
+}
+
 static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
 {
 	topic_info info;
@@ -432,17 +457,8 @@ static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
 		st->st_nlink = 2;
 		return 0;
 	case TFS_CONSUMER:
-		/* Reads ignore the file offset: they take the consumer's next
-		** records. The size is what was left to read when the inode
-		** was made plus what arrived since, so it grows with the log
-		** and never shrinks as readers consume (tail -f polls it). */
 		st->st_mode = S_IFREG | (info.mode & 0666);
-		pthread_mutex_lock(&in->lock);
-		if (info.end_bytepos > in->base &&
-		    info.end_bytepos - in->base > in->size_max)
-			in->size_max = info.end_bytepos - in->base;
-		size = in->size_max;
-		pthread_mutex_unlock(&in->lock);
+		size = consumer_size(in, &info);
 		break;
 	default:
 		return -EIO;
@@ -481,30 +497,17 @@ static int do_entry(struct tfs *fs, topic *t, enum tfs_kind kind,
 	return 0;
 }
 
-/*
-** The inode of consumer name (any valid name: a consumer is created when
-** it is first opened). Its size counts from where the consumer stands now.
-*/
+/* The inode of consumer name (any valid name: a consumer is created when
+** it is first opened). */
 static int do_consumer_entry(struct tfs *fs, topic *t, const char *name,
 			     struct fuse_entry_param *e, tfs_inode **out)
 {
-	uint64_t base;
-	consumer *c;
 	tfs_inode *in;
 	int rc;
 
 	if (!store_name_valid(name))
 		return -ENOENT;
-	if (consumer_open(t, name, 0, &c) == 0) {
-		base = consumer_bytepos(c);
-		consumer_close(c);
-	} else {
-		topic_info info;
-
-		topic_get_info(t, &info);
-		base = info.start_bytepos; /* a new consumer starts there */
-	}
-	rc = tfs_inode_lookup_consumer(fs->inodes, t, name, base, &in);
+	rc = tfs_inode_lookup_consumer(fs->inodes, t, name, &in);
 	if (rc < 0)
 		return rc;
 	memset(e, 0, sizeof(*e));
