@@ -4,28 +4,30 @@
 ** DESIGN. maint.c runs one thread per store that visits every topic at
 ** least every maintenance interval and calls compact_topic_pass(), which
 ** does, in this order:
-**   1. Roll the newest segment when its first record is older than
+**   1. Sync, when records were appended since the last sync and flush.ms
+**      has passed (it is the step with a deadline, so it goes first); and
+**      store the consumer positions that moved.
+**   2. Roll the newest segment when its first record is older than
 **      segment.ms, or when all its records are older than retention.ms (so
 **      that an idle topic's old records can go: a newest segment that never
 **      rolls would keep them forever).
-**   2. Retention (cleanup.policy has "delete"): delete the oldest sealed
+**   3. Retention (cleanup.policy has "delete"): delete the oldest sealed
 **      segment while its newest record is older than retention.ms; then
 **      while the topic minus its oldest sealed segment is still at least
 **      retention.bytes. Whole segments only, oldest first; the newest is
 **      never deleted, so the log's end (offsets and byte positions) stays.
-**   3. Compaction (cleanup.policy has "compact" and key.separator is set),
+**   4. Compaction (cleanup.policy has "compact" and key.separator is set),
 **      when the share of sealed bytes written since the last compaction
 **      reaches min.cleanable.dirty.ratio. A map of key -> newest offset is
 **      built from those "dirty" segments; then every sealed segment is
 **      rewritten keeping a record iff it has no key, or it is the newest
 **      record of its key that the map knows (or the map does not know its
-**      key), and it is not a tombstone older than delete.retention.ms.
-**      Kept records keep their offsets, byte positions and times: each run
-**      of consecutive survivors of a batch becomes one new batch.
-**   4. Compression: sealed segments not stored as compression.type says
-**      are rewritten (zstd frames, or plain).
-**   5. Sync, when records were appended since the last sync and flush.ms
-**      has passed; and store the consumer positions that moved.
+**      key), and it is not a tombstone older than delete.retention.ms (by
+**      its append time). Kept records keep their offsets, byte positions
+**      and times; runs of them with nothing removed between are merged
+**      into timed batches (record.c).
+**   5. Compression: sealed segments not stored as compression.type says
+**      are rewritten (zstd frames, or plain), their batches merged too.
 **
 ** LOCKS. Sealed segments never change in place, so they are read and their
 ** replacements written with no topic lock held; only the swap in the
