@@ -160,6 +160,9 @@ static void place(cursor *c)
 		c->it.limit = s->size;
 		seg_iter_seek(&c->it, loc);
 	}
+	/* What is known valid up to loc: where damage after it may start. */
+	c->it.good_offset = i >= 0 ? s->index.e[i].offset : s->base_offset;
+	c->it.good_bytepos = i >= 0 ? s->index.e[i].bytepos : s->base_bytepos;
 	pthread_mutex_unlock(&t->mu);
 	c->placed = 1;
 }

@@ -248,48 +248,110 @@ struct scan {
 ** for reads to fail on, and the scan goes on after it.
 ** Returns 0, or a negative errno for an I/O error.
 */
+/*
+** After damage, find the next valid batch of this log: the first position
+** from `from` on where a batch header decodes, the batch lies inside the
+** file, continues the log (offset and bytepos not below the minimums) and
+** passes its CRC. Returns 1 and *at, 0 when there is none, or -errno.
+** Costs a read of the rest of the file, only when damage was found.
+*/
+static int find_next_batch(int fd, uint64_t from, uint64_t file_end, uint64_t min_offset,
+			   uint64_t min_bytepos, uint64_t *at)
+{
+	size_t cap = SCAN_CHUNK, bcap = 4096;
+	unsigned char *chunk = malloc(cap), *bbuf = malloc(bcap);
+	rec_batch b;
+	int found = 0;
+
+	if (!chunk || !bbuf) {
+		free(chunk);
+		free(bbuf);
+		return -ENOMEM;
+	}
+	for (uint64_t base = from; !found && base + REC_HEADER_SIZE <= file_end;
+	     base += cap - REC_HEADER_SIZE) {
+		ssize_t n = io_pread_all(fd, chunk, cap, (off_t)base);
+		if (n < REC_HEADER_SIZE)
+			break;
+		for (size_t i = 0; i + REC_HEADER_SIZE <= (size_t)n; i++) {
+			if (chunk[i + 8] != REC_MAGIC)
+				continue;
+			int rc = rec_decode_header(chunk + i, REC_HEADER_SIZE, &b);
+			if (rc == -EBADMSG)
+				continue;
+			uint32_t len = io_get32(chunk + i + 4);
+			uint64_t q = base + i;
+			if (q + len > file_end || io_get64(chunk + i + 16) < min_offset ||
+			    io_get64(chunk + i + 24) < min_bytepos)
+				continue;
+			if (read_batch(fd, q, file_end, &bbuf, &bcap, &b) == 0 &&
+			    rec_check(bbuf, &b) == 0) {
+				*at = q;
+				found = 1;
+				break;
+			}
+		}
+		if ((size_t)n < cap)
+			break;
+	}
+	free(chunk);
+	free(bbuf);
+	return found;
+}
+
+/*
+** Walk the batches of s->fd from sc->loc to file_end, adding index entries
+** to s->index. A batch that fails its check, or a header that cannot be
+** one, is damage if a valid batch of this log follows it somewhere (it is
+** kept, reads of it fail with EIO, and the scan goes on from that batch);
+** else it is a torn write at the end, and sc->loc stops before it: the
+** valid end. In a sealed segment (sealed set) a batch that fails only its
+** CRC is always damage: the segment was synced when it was sealed.
+** Returns 0, or a negative errno for an I/O error.
+*/
 static int scan_batches(seg *s, struct scan *sc, uint64_t file_end, int sealed, const char *what)
 {
 	size_t cap = SCAN_CHUNK;
 	unsigned char *buf = malloc(cap);
-	rec_batch b, nb;
+	rec_batch b;
 	int rc = 0;
 
 	if (!buf)
 		return -ENOMEM;
 	while (sc->loc < file_end) {
 		rc = read_batch(s->fd, sc->loc, file_end, &buf, &cap, &b);
-		if (rc == -EAGAIN || rc == -EBADMSG) {
-			rc = 0;
+		if (rc < 0 && rc != -EAGAIN && rc != -EBADMSG)
 			break;
-		}
-		if (rc < 0)
-			break;
-		if (b.base_offset < sc->offset || b.base_bytepos < sc->bytepos)
-			break; /* a stale batch from before: not part of this log */
-		int damaged = rec_check(buf, &b) < 0;
-		if (damaged) {
-			/* A tear, unless a valid batch follows. */
-			uint64_t next = sc->loc + b.length;
-			size_t ncap = cap;
-			unsigned char *nbuf = malloc(ncap);
-			int ok = 0;
-			if (!nbuf) {
-				rc = -ENOMEM;
-				break;
+		int good = rc == 0 && b.base_offset >= sc->offset && b.base_bytepos >= sc->bytepos;
+		int crc_only = good && rec_check(buf, &b) < 0; /* its header is sound */
+		rc = 0;
+		if (!good || crc_only) {
+			uint64_t next;
+			if (crc_only && sealed) {
+				next = sc->loc + b.length;
+			} else {
+				int r = find_next_batch(s->fd, sc->loc + 1, file_end, sc->offset,
+							sc->bytepos, &next);
+				if (r < 0) {
+					rc = r;
+					break;
+				}
+				if (r == 0)
+					break; /* nothing valid after it: a torn tail */
 			}
-			if (sealed || (read_batch(s->fd, next, file_end, &nbuf, &ncap, &nb) == 0 &&
-				       rec_check(nbuf, &nb) == 0 &&
-				       nb.base_offset >= rec_end_offset(&b)))
-				ok = 1;
-			free(nbuf);
-			if (!ok)
-				break;
-			log_error("%s segment %020" PRIu64 ": batch at byte %" PRIu64
-				  " (offset %" PRIu64 ") fails its CRC; its reads will fail with EIO",
-				  what, s->base_offset, sc->loc, b.base_offset);
+			log_error("%s segment %020" PRIu64 ": %" PRIu64 " damaged bytes at byte %" PRIu64
+				  " (after offset %" PRIu64 "); reads of them fail with EIO",
+				  what, s->base_offset, next - sc->loc, sc->loc, sc->offset);
+			if (crc_only) {
+				sc->records += b.count;
+				sc->offset = rec_end_offset(&b);
+				sc->bytepos = rec_end_bytepos(&b);
+			}
+			sc->have_index = 0; /* index the batch after the damage */
+			sc->loc = next;
+			continue;
 		}
-		if (!damaged && (!sc->have_index || sc->loc - sc->last_index_loc >= IDX_INTERVAL)) {
+		if (!sc->have_index || sc->loc - sc->last_index_loc >= IDX_INTERVAL) {
 			idx_entry e = {.offset = b.base_offset, .bytepos = b.base_bytepos,
 				       .timestamp_ms = b.timestamp_ms, .location = sc->loc,
 				       .nrec_before = (uint32_t)sc->records};
@@ -517,38 +579,46 @@ fail:
 	return rc;
 }
 
+/* The header of the first valid batch of s (plain or compressed). */
+static int first_batch(seg *s, uint64_t file_end, rec_batch *out)
+{
+	seg_iter it;
+	const unsigned char *p;
+	uint64_t at;
+	int rc;
+
+	s->base_bytepos = 0; /* unknown: lets the iterator look anywhere */
+	seg_iter_init(&it, s, SEG_HEADER_SIZE, file_end);
+	rc = seg_iter_next(&it, &p, out, &at);
+	seg_iter_free(&it);
+	return rc == 1 ? 0 : -EBADMSG;
+}
+
 int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end)
 {
+	static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 	char name[32];
-	unsigned char h[SEG_HEADER_SIZE];
-	size_t cap = 4096;
-	unsigned char *buf = malloc(cap);
+	unsigned char h[SEG_HEADER_SIZE], m[4];
 	struct stat st;
 	rec_batch b;
 	seg *s = seg_new(base_offset);
 	int rc = -EBADMSG;
 
-	if (!s || !buf) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	if (!s)
+		return -ENOMEM;
 	seg_log_name(base_offset, name);
 	s->fd = openat(dirfd, name, O_RDWR | O_CLOEXEC);
 	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
 		rc = -errno;
 		goto out;
 	}
-	static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
-	unsigned char m[4];
 	s->compressed = io_pread_all(s->fd, m, 4, SEG_HEADER_SIZE) == 4 && !memcmp(m, zstd_magic, 4);
 	if (prev_end != UINT64_MAX)
 		s->base_bytepos = prev_end; /* exact: the previous segment's recorded end */
 	else if (base_offset == 0)
 		s->base_bytepos = 0;
-	else if (!s->compressed &&
-		 read_batch(s->fd, SEG_HEADER_SIZE, (uint64_t)st.st_size, &buf, &cap, &b) == 0 &&
-		 rec_check(buf, &b) == 0 && b.base_offset == base_offset)
-		s->base_bytepos = b.base_bytepos;
+	else if (first_batch(s, (uint64_t)st.st_size, &b) == 0 && b.base_offset >= base_offset)
+		s->base_bytepos = b.base_bytepos; /* nothing before it is readable anyway */
 	else
 		goto out;
 	s->created_ms = io_now_ms();
@@ -559,7 +629,6 @@ int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end)
 		log_warn("segment %s: rewrote a torn header (base byte position %" PRIu64 ")", name,
 			 s->base_bytepos);
 out:
-	free(buf);
 	seg_unref(s);
 	return rc;
 }
@@ -589,6 +658,8 @@ void seg_iter_init(seg_iter *it, seg *s, uint64_t loc, uint64_t limit)
 	it->s = s;
 	it->loc = loc;
 	it->limit = limit;
+	it->good_offset = s->base_offset;
+	it->good_bytepos = s->base_bytepos;
 }
 
 void seg_iter_seek(seg_iter *it, uint64_t loc)
@@ -637,6 +708,35 @@ static int iter_damaged(const seg_iter *it, uint64_t where, const char *why)
 	return -EIO;
 }
 
+/*
+** Damage at it->loc of a plain segment. When the reader wants a later place
+** (skip_pos, skip_off), the next valid batch is looked for: if all the
+** damage lies before that place, the walk goes on from that batch; else the
+** read fails with -EIO.
+*/
+static int plain_damage(seg_iter *it, const char *why)
+{
+	uint64_t next;
+	rec_batch nb;
+	size_t cap = 4096;
+	unsigned char *buf;
+
+	if ((it->skip_pos > it->good_bytepos || it->skip_off > it->good_offset) &&
+	    find_next_batch(it->s->fd, it->loc + 1, it->limit, it->good_offset, it->good_bytepos,
+			    &next) == 1 &&
+	    (buf = malloc(cap)) != NULL) {
+		int ok = read_batch(it->s->fd, next, it->limit, &buf, &cap, &nb) == 0 &&
+			 (nb.base_bytepos <= it->skip_pos || nb.base_offset <= it->skip_off);
+		free(buf);
+		if (ok) {
+			it->loc = next;
+			it->len = 0; /* refill from there */
+			return 0;
+		}
+	}
+	return iter_damaged(it, it->loc, why);
+}
+
 static int next_plain(seg_iter *it, const unsigned char **batch, rec_batch *b, uint64_t *at)
 {
 	size_t off;
@@ -648,8 +748,11 @@ again:
 		rc = rec_decode_header(it->buf + off, it->len - off, b);
 		if (rc == 0)
 			goto found;
-		if (rc == -EBADMSG)
-			return iter_damaged(it, it->loc, "impossible batch header");
+		if (rc == -EBADMSG) {
+			if ((rc = plain_damage(it, "impossible batch header")) < 0)
+				return rc;
+			goto again;
+		}
 	}
 	if (it->loc >= it->limit)
 		return 0;
@@ -666,21 +769,34 @@ again:
 		rc = rec_decode_header(it->buf, it->len, b);
 		if (rc == 0)
 			break;
-		if (rc == -EBADMSG || it->len < want || it->len < REC_HEADER_SIZE)
-			return iter_damaged(it, it->loc, rc == -EBADMSG ? "impossible batch header"
-									: "segment file shorter than its data");
+		if (rc == -EBADMSG || it->len < want || it->len < REC_HEADER_SIZE) {
+			if ((rc = plain_damage(it, rc == -EBADMSG ? "impossible batch header"
+								 : "segment file shorter than its data")) < 0)
+				return rc;
+			goto again;
+		}
 		uint32_t blen = io_get32(it->buf + 4); /* larger than what was read */
-		if (it->loc + blen > it->limit)
-			return iter_damaged(it, it->loc, "batch running past the segment's end");
+		if (it->loc + blen > it->limit) {
+			if ((rc = plain_damage(it, "batch running past the segment's end")) < 0)
+				return rc;
+			goto again;
+		}
 		want = blen;
 	}
 found:
+	if (rec_check(it->buf + off, b) < 0) {
+		if ((rc = plain_damage(it, "batch failing its CRC")) < 0)
+			return rc;
+		goto again;
+	}
+	it->good_offset = rec_end_offset(b);
+	it->good_bytepos = rec_end_bytepos(b);
 	if (rec_end_bytepos(b) <= it->skip_pos || rec_end_offset(b) <= it->skip_off) {
+		/* before the reader's place: passed over (its CRC was checked,
+		** so that damage in it is seen and stepped over, not misread) */
 		it->loc += b->length;
 		goto again;
 	}
-	if (rec_check(it->buf + off, b) < 0)
-		return iter_damaged(it, it->loc, "batch failing its CRC");
 	*batch = it->buf + off;
 	*at = it->loc;
 	it->loc += b->length;

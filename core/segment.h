@@ -85,17 +85,21 @@ typedef struct seg_iter {
 	size_t raw_cap;
 	codec *cx;
 	/* Plain segments: a batch that ends at or before skip_pos, or whose
-	** records all have offsets below skip_off, is passed over without its
-	** CRC check, so damage is reported only by reads that need the batch.
-	** (A compressed frame is checked whole when it is decoded.) */
+	** records all have offsets below skip_off, is passed over; damage
+	** there is stepped over to the next valid batch, so damage is reported
+	** only by reads that need the damaged records. (A compressed frame is
+	** checked whole when it is decoded.) */
 	uint64_t skip_pos, skip_off;
+	uint64_t good_offset, good_bytepos; /* the end of the last valid batch seen */
 	/* Compressed: after -EIO, the stored length of the damaged frame when
 	** it is known (0 otherwise), so that a scan can step over it. */
 	uint64_t bad_frame_len;
 } seg_iter;
 
 /* Start at location loc: a batch (plain) or frame (compressed) start, such
-** as an index entry's location, or SEG_HEADER_SIZE. */
+** as an index entry's location, or SEG_HEADER_SIZE. (The seek functions
+** below leave good_offset/good_bytepos alone: set them to the entry's
+** offset and bytepos when starting at an index entry.) */
 void seg_iter_init(seg_iter *it, seg *s, uint64_t loc, uint64_t limit);
 void seg_iter_seek(seg_iter *it, uint64_t loc);
 void seg_iter_free(seg_iter *it);

@@ -57,7 +57,7 @@ static void world_free(world *w)
 	tu_log_free(&w->l);
 }
 
-enum where { IN_PAYLOAD, IN_TIMESTAMP, IN_CRC };
+enum where { IN_PAYLOAD, IN_TIMESTAMP, IN_CRC, IN_LENGTH, IN_MAGIC };
 
 /* The batch damaged: its records are [first, first + count). */
 typedef struct damage {
@@ -109,6 +109,12 @@ static damage flip(world *w, size_t si, long bi, enum where where)
 		break;
 	case IN_CRC:
 		img.p[t->file_off + 2] ^= 0x40;
+		break;
+	case IN_LENGTH: /* the batch no longer says where the next one starts */
+		img.p[t->file_off + 5] ^= 0x02;
+		break;
+	case IN_MAGIC: /* the header can no longer be read as one */
+		img.p[t->file_off + 8] ^= 0x10;
 		break;
 	}
 	tu_write_file(path, img.p, img.len);
@@ -323,6 +329,12 @@ Test(corruption, header_and_crc_bits)
 	run(&w, 2, 3, IN_CRC, "sealed segment 2, a bit of a batch's crc");
 	run(&w, w.nseg - 1, 5, IN_TIMESTAMP, "newest segment, a bit of a batch's time");
 	run(&w, w.nseg - 1, 5, IN_CRC, "newest segment, a bit of a batch's crc");
+	/* A damaged length or magic hides where the next batch starts: the
+	** records after it must still be found, not cut off as a torn tail. */
+	run(&w, 2, 3, IN_LENGTH, "sealed segment 2, a bit of a batch's length");
+	run(&w, 2, 3, IN_MAGIC, "sealed segment 2, a bit of a batch's magic");
+	run(&w, w.nseg - 1, 5, IN_LENGTH, "newest segment, a bit of a batch's length");
+	run(&w, w.nseg - 1, 5, IN_MAGIC, "newest segment, a bit of a batch's magic");
 	world_free(&w);
 }
 
