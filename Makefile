@@ -5,6 +5,10 @@
 #   make test SANITIZE=1 the same, built with AddressSanitizer and UBSan (in build-san/)
 #   make ci              install missing packages, then both of the above
 #   make deps            install missing Debian packages (apt-get; sudo when not root)
+#   make install         the daemon, its topicfs-dump link and topicfs.1 under
+#                        $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
+#   make bench           the benchmark (tests/bench/run.sh): installs what is missing,
+#                        builds, mounts, prints the table; BENCH_MB=32 BENCH_RUNS=3 is quick
 
 CC      ?= gcc
 PKGS     = fuse3 libzstd
@@ -73,8 +77,11 @@ integration: $(B)/tests/integration-tests $(DAEMON)
 
 test: unit integration
 
+# Build in parallel, then test (each test binary runs two tests at a time).
 ci: deps
+	$(MAKE) -j2 all $(B)/tests/unit-tests $(B)/tests/integration-tests
 	$(MAKE) test
+	$(MAKE) -j2 all SANITIZE=1 build-san/tests/unit-tests build-san/tests/integration-tests
 	$(MAKE) test SANITIZE=1
 
 deps:
@@ -91,4 +98,95 @@ mount: deps all
 clean:
 	rm -rf build build-san
 
+# Install: `mount -t fuse.topicfs DATADIR MOUNTPOINT` and /etc/fstab lines
+# need nothing more than topicfs in a directory of mount's helper PATH
+# (/usr/local/bin, /usr/bin, ...) and mount.fuse3, from Debian's fuse3.
+PREFIX  ?= /usr/local
+BINDIR  ?= $(PREFIX)/bin
+MANDIR  ?= $(PREFIX)/share/man
+INSTALL ?= install
+
+.PHONY: install uninstall
+install: $(DAEMON)
+	$(INSTALL) -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(MANDIR)/man1
+	$(INSTALL) -m 755 $(DAEMON) $(DESTDIR)$(BINDIR)/topicfs
+	ln -sf topicfs $(DESTDIR)$(BINDIR)/topicfs-dump
+	$(INSTALL) -m 644 doc/topicfs.1 $(DESTDIR)$(MANDIR)/man1/topicfs.1
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/topicfs $(DESTDIR)$(BINDIR)/topicfs-dump \
+	      $(DESTDIR)$(MANDIR)/man1/topicfs.1
+
+# The benchmark's tools, one C file each (tests/bench/*.c). run.sh installs
+# what is missing, then builds them and the daemon through these rules.
+.PHONY: bench
+bench:
+	tests/bench/run.sh
+
+$(B)/bench/%: tests/bench/%.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $< $(FUSE_LIBS) -lm $(LDLIBS)
+
 -include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
+
+# ---- Fuzzing (libFuzzer, clang) ---------------------------------------------
+#
+#   make fuzz            build the libFuzzer targets tests/fuzz/fuzz_*.c and run
+#                        each for FUZZ_SECONDS (default 60) from its seed corpus
+#                        tests/fuzz/corpus/TARGET/
+#   make fuzz-smoke      the same, 10 s each (for CI)
+#
+# Targets are built with clang -fsanitize=fuzzer,address,undefined against the
+# core sources, in build-fuzz/. New inputs go to build-fuzz/corpus/TARGET/,
+# crashes to build-fuzz/crashes/; a crash fails the run and says how to replay
+# it. scripts/fuzz-deps.sh installs clang and libFuzzer when missing.
+
+FUZZ_CC      ?= clang
+FUZZ_SECONDS ?= 60
+FZ           := build-fuzz
+FUZZ_CFLAGS  := -std=gnu11 -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined \
+                -fno-sanitize-recover=undefined -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 \
+                -pthread -MMD -MP
+FUZZ_SRC     := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/%.c=%)
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(FZ)/%)
+FUZZ_CORE    := $(CORE_SRC:%.c=$(FZ)/%.o)
+
+.PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps fuzz-clean
+
+fuzz-deps:
+	scripts/fuzz-deps.sh
+
+fuzz-build: $(FUZZ_BINS)
+
+$(FZ)/core/%.o: core/%.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
+
+$(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE)
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer -Icore -o $@ $(filter %.c %.o,$^) $(ZSTD_LIBS) -pthread
+
+fuzz: fuzz-deps
+	$(MAKE) fuzz-build
+	@set -e; for t in $(FUZZ_NAMES); do \
+		mkdir -p $(FZ)/corpus/$$t $(FZ)/crashes; \
+		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
+		if ! $(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=1 -artifact_prefix=$(FZ)/crashes/$$t- \
+			$(FZ)/corpus/$$t tests/fuzz/corpus/$$t > $(FZ)/$$t.log 2>&1; then \
+			tail -n 30 $(FZ)/$$t.log; \
+			echo "fuzz: $$t FAILED (log: $(FZ)/$$t.log); replay: $(FZ)/$$t $(FZ)/crashes/$$t-*"; \
+			exit 1; \
+		fi; \
+		grep -h "stat::number_of_executed_units\|stat::new_units_added" $(FZ)/$$t.log \
+			| sed "s/^/  $$t: /"; \
+	done
+
+fuzz-smoke:
+	$(MAKE) fuzz FUZZ_SECONDS=10
+
+fuzz-clean:
+	rm -rf $(FZ)
+
+-include $(wildcard $(FZ)/*.d $(FZ)/*/*.d)

@@ -12,7 +12,9 @@
 ** each segment is walked with seg_iter from its header to its file's end:
 ** plain segments batch by batch, compressed ones frame by frame. Each batch
 ** must pass its CRC and come after the one before it (offsets and byte
-** positions only grow, within a segment and across segments).
+** positions only grow, within a segment and across segments). A segment
+** whose header is bad is walked all the same, as the mount would after
+** rebuilding the header (seg_repair_header).
 **
 ** WHEN A BATCH FAILS. The walk looks for the next place where a valid batch
 ** starts (plain: any byte at which a batch header decodes, passes its CRC
@@ -76,7 +78,7 @@ struct segx {
 	char name[32];
 	seg *s;	     /* NULL: the header is bad (or the file vanished) */
 	int newest;  /* the segment recovery treats as the newest */
-	int dropped; /* a torn empty newest segment the mount removes */
+	int headerless; /* its header is bad: walked with a made-up one */
 	/* What the walk found: */
 	int walked;
 	int damaged;
@@ -244,7 +246,8 @@ static int list_dir(int dirfd, const char *sub, struct names *out)
 		names_free(&nm);
 		return rc;
 	}
-	qsort(nm.v, nm.n, sizeof *nm.v, cmp_name);
+	if (nm.n > 1)
+		qsort(nm.v, nm.n, sizeof *nm.v, cmp_name);
 	*out = nm;
 	return 0;
 }
@@ -422,6 +425,8 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 	int sealed = 0, rc;
 
 	memset(c, 0, sizeof *c);
+	if (x->headerless)
+		return; /* rebuilt at mount along with the header */
 	seg_index_name(x->base, name);
 	rc = idx_load(tdir, name, x->base, &c->x, &sealed, &sum);
 	if (rc == -ENOENT) {
@@ -431,8 +436,8 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 	if (rc < 0) {
 		finding(in, !x->newest, x->name, -1, "its index %s %s%s", name,
 			rc == -EBADMSG ? "has a damaged header" : "cannot be read: ",
-			rc == -EBADMSG ? (x->newest ? " (not synced when the daemon stopped; the next "
-						      "mount rebuilds it)"
+			rc == -EBADMSG ? (x->newest ? " (left by a crash: the newest segment's index "
+						      "is not synced; the next mount rebuilds it)"
 						    : "")
 				       : strerror(-rc));
 		return;
@@ -444,7 +449,8 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 			if (x->newest)
 				finding(in, 0, x->name, -1,
 					"its index %s ends in %" PRIu64 " bytes that fail their check "
-					"(not synced when the daemon stopped; the next mount rebuilds them)",
+					"(left by a crash: the newest segment's index is not synced; the "
+					"next mount rebuilds them)",
 					name, body - (uint64_t)c->x.n * INDEX_ENTRY_BYTES);
 			else
 				finding(in, 1, x->name, -1,
@@ -590,8 +596,8 @@ static void accept_batch(struct ins *in, struct segx *x, struct idxcheck *c, con
 	}
 	if (x->batches == 0 || b->timestamp_ms < x->min_ts_ms)
 		x->min_ts_ms = b->timestamp_ms;
-	if (x->batches == 0 || b->timestamp_ms > x->max_ts_ms)
-		x->max_ts_ms = b->timestamp_ms;
+	if (x->batches == 0 || b->max_timestamp_ms > x->max_ts_ms)
+		x->max_ts_ms = b->max_timestamp_ms;
 	x->batches++;
 	x->records += b->count;
 	x->end_offset = rec_end_offset(b);
@@ -606,7 +612,7 @@ static void accept_batch(struct ins *in, struct segx *x, struct idxcheck *c, con
 		rec_iter_init(&ri, p, b);
 		while (rec_iter_next(&ri, &pl, &len)) {
 			if (off >= in->o->from_offset)
-				print_record(in, off, b->timestamp_ms, pl, len);
+				print_record(in, off, ri.ts, pl, len);
 			off = ri.offset;
 		}
 	}
@@ -626,9 +632,9 @@ static void report_gap(struct ins *in, struct segx *x, uint64_t from, uint64_t t
 			to - from, why, want_offset, to);
 	} else if (x->newest && !x->s->compressed) {
 		finding(in, 0, x->name, (int64_t)from,
-			"torn tail of %" PRIu64 " bytes (%s), after offset %" PRIu64
-			"; the next mount cuts it",
-			end - from, why, want_offset ? want_offset - 1 : 0);
+			"torn tail of %" PRIu64 " bytes (%s), where offset %" PRIu64
+			" or later was due; the next mount cuts it",
+			end - from, why, want_offset);
 	} else {
 		x->damaged = 1;
 		finding(in, 1, x->name, (int64_t)from,
@@ -724,7 +730,9 @@ static void walk_segment(struct ins *in, struct segx *x, struct idxcheck *c)
 		if (!s->compressed)
 			next = resync_plain(whole, loc + 1, whole_len, exp_off, exp_bp);
 		else if (it.frame_len && it.loc + it.frame_len < whole_len)
-			next = it.loc + it.frame_len;
+			next = it.loc + it.frame_len; /* a bad batch in a good frame */
+		else if (it.bad_frame_len && it.loc + it.bad_frame_len < whole_len)
+			next = it.loc + it.bad_frame_len; /* a frame whose content is bad */
 		else
 			next = next_frame_magic(whole, loc + 1, whole_len);
 		if (next == 0)
@@ -755,6 +763,34 @@ static void print_segment_summary(struct ins *in, const struct segx *x)
 		fprintf(in->out, " (%" PRIu64 " zstd %s)", x->frames, x->frames == 1 ? "frame" : "frames");
 	fprintf(in->out, ", appended %s to %s\n", fmt_time(x->min_ts_ms, t1),
 		fmt_time(x->max_ts_ms, t2));
+}
+
+/*
+** A segment whose header fails its check, opened as seg_repair_header()
+** would rebuild it: its base offset from its name, compressed when a zstd
+** frame starts after the header; its base byte position is set from the
+** segment before it once that is walked.
+*/
+static seg *headerless(int tdir, const struct segx *x)
+{
+	static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+	unsigned char m[4];
+	struct stat st;
+	seg *s = calloc(1, sizeof *s);
+
+	if (!s)
+		return NULL;
+	atomic_init(&s->refs, 1);
+	s->base_offset = x->base;
+	s->idx_fd = -1;
+	s->fd = openat(tdir, x->name, O_RDONLY | O_CLOEXEC);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+		seg_unref(s);
+		return NULL;
+	}
+	s->size = (uint64_t)st.st_size;
+	s->compressed = io_pread_all(s->fd, m, 4, SEG_HEADER_SIZE) == 4 && !memcmp(m, zstd_magic, 4);
+	return s;
 }
 
 /* Segment files, index files and others in the topic directory. */
@@ -807,7 +843,7 @@ static int list_topic_files(struct ins *in, int tdir, struct segx **out, size_t 
 static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 {
 	struct segx *v = NULL;
-	size_t n = 0, kept;
+	size_t n = 0;
 	uint64_t start = UINT64_MAX, end = 0, records = 0, stored = 0;
 	int tdir, rc;
 
@@ -832,33 +868,33 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 	/* Headers first: a sealed segment is checked against its successor. */
 	for (size_t i = 0; i < n; i++) {
 		rc = seg_open_raw(tdir, v[i].base, &v[i].s);
+		v[i].newest = i == n - 1;
 		if (rc == -ENOENT) {
 			finding(in, 0, v[i].name, -1, "vanished while being read (the daemon is running)");
-		} else if (rc == -EBADMSG && i == n - 1 && i > 0) {
-			struct stat st;
-			if (fstatat(tdir, v[i].name, &st, 0) == 0 && st.st_size <= SEG_HEADER_SIZE) {
-				v[i].dropped = 1;
-				finding(in, 0, v[i].name, -1,
-					"torn header of an empty newest segment; the next mount removes it");
-			}
+		} else if (rc == -EBADMSG) {
+			/* The daemon rebuilds a bad header at mount; a newest one
+			** may be torn by a power loss before its first sync. */
+			finding(in, !v[i].newest, v[i].name, 0,
+				"%s; the next mount rebuilds it",
+				v[i].newest ? "its header is torn or damaged" : "damaged segment header");
+			v[i].s = headerless(tdir, &v[i]);
+			v[i].headerless = v[i].s != NULL;
+		} else if (rc < 0) {
+			finding(in, 1, v[i].name, -1, "cannot read it: %s", strerror(-rc));
 		}
-		if (rc < 0 && rc != -ENOENT && !v[i].dropped)
-			finding(in, 1, v[i].name, 0, "%s: the daemon refuses to mount this data directory",
-				rc == -EBADMSG ? "damaged segment header" : strerror(-rc));
 	}
-	kept = n > 0 && v[n - 1].dropped ? n - 1 : n;
-	if (kept > 0)
-		v[kept - 1].newest = 1;
 
-	for (size_t i = 0; i < kept; i++) {
+	for (size_t i = 0; i < n; i++) {
 		struct segx *x = &v[i];
 		const seg *next = NULL;
 		struct idxcheck c;
 		if (!x->s)
 			continue;
 		in->rep->segments++;
-		if (i + 1 < kept)
+		if (i + 1 < n && !v[i + 1].headerless)
 			next = v[i + 1].s;
+		if (x->headerless && i > 0 && v[i - 1].walked)
+			x->s->base_bytepos = v[i - 1].end_bytepos; /* at least that */
 		fprintf(in->out, "  segment %s: %s, %s, %" PRIu64 " bytes\n", x->name,
 			x->newest ? "newest" : "sealed", x->s->compressed ? "zstd" : "plain", x->s->size);
 		/* Continuity with the segment before. */
@@ -887,7 +923,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 	fprintf(in->out,
 		"  figures: start_offset=%" PRIu64 " end_offset=%" PRIu64 " records=%" PRIu64
 		" segments=%zu stored_bytes=%" PRIu64 "\n",
-		start, end, records, kept, stored);
+		start, end, records, n, stored);
 out:
 	for (size_t i = 0; i < n; i++)
 		seg_unref(v[i].s);

@@ -24,9 +24,10 @@
 **           repairs without losing an acknowledged record: a torn tail of
 **           the newest segment (bytes after its last valid batch with no
 **           valid batch after them: the mount cuts them), a newest segment
-**           whose header was torn before anything was written to it, an
-**           unsynced or stale index (rebuilt at mount), ".tmp" files of an
-**           interrupted rewrite, leftovers in tmp/ and trash/.
+**           whose header fails its check (a power loss before its first
+**           sync tears it; the mount rebuilds it), an unsynced or stale
+**           index (rebuilt at mount), ".tmp" files of an interrupted
+**           rewrite, leftovers in tmp/ and trash/.
 */
 #ifndef TOPICFS_INSPECT_H
 #define TOPICFS_INSPECT_H
