@@ -519,64 +519,54 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	return idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum);
 }
 
-int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out)
+/* Open segment base_offset's file with flags and check its header; s->size
+** is the file's length. Returns 0, -EBADMSG for a bad header, or -errno. */
+static int open_checked(int dirfd, uint64_t base_offset, int flags, seg **out)
 {
 	char name[32];
 	unsigned char h[SEG_HEADER_SIZE];
 	struct stat st;
 	seg *s = seg_new(base_offset);
-	int rc;
+	int rc = 0;
 
 	if (!s)
 		return -ENOMEM;
 	seg_log_name(base_offset, name);
-	s->fd = openat(dirfd, name, (next ? O_RDONLY : O_RDWR) | O_CLOEXEC);
-	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
+	s->fd = openat(dirfd, name, flags | O_CLOEXEC);
+	if (s->fd < 0 || fstat(s->fd, &st) < 0)
 		rc = -errno;
-		goto fail;
-	}
-	if (io_pread_all(s->fd, h, sizeof h, 0) != (ssize_t)sizeof h || decode_header(h, s) < 0) {
+	else if (io_pread_all(s->fd, h, sizeof h, 0) != (ssize_t)sizeof h || decode_header(h, s) < 0)
 		rc = -EBADMSG;
-		log_error("segment %s: bad header", name);
-		goto fail;
-	}
-	rc = next ? open_sealed(dirfd, s, next, (uint64_t)st.st_size)
-		  : open_newest(dirfd, s, (uint64_t)st.st_size);
-	if (rc < 0)
-		goto fail;
-	*out = s;
-	return 0;
-fail:
-	seg_unref(s);
-	return rc;
-}
-
-int seg_open_raw(int dirfd, uint64_t base_offset, seg **out)
-{
-	char name[32];
-	unsigned char h[SEG_HEADER_SIZE];
-	struct stat st;
-	seg *s = seg_new(base_offset);
-	int rc;
-
-	if (!s)
-		return -ENOMEM;
-	seg_log_name(base_offset, name);
-	s->fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC);
-	if (s->fd < 0 || fstat(s->fd, &st) < 0) {
-		rc = -errno;
-		goto fail;
-	}
-	if (io_pread_all(s->fd, h, sizeof h, 0) != (ssize_t)sizeof h || decode_header(h, s) < 0) {
-		rc = -EBADMSG;
-		goto fail;
+	if (rc < 0) {
+		seg_unref(s);
+		return rc;
 	}
 	s->size = (uint64_t)st.st_size;
 	*out = s;
 	return 0;
-fail:
-	seg_unref(s);
-	return rc;
+}
+
+int seg_open_raw(int dirfd, uint64_t base_offset, seg **out)
+{
+	return open_checked(dirfd, base_offset, O_RDONLY, out);
+}
+
+int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out)
+{
+	seg *s;
+	int rc = open_checked(dirfd, base_offset, next ? O_RDONLY : O_RDWR, &s);
+
+	if (rc == -EBADMSG)
+		log_error("segment %020" PRIu64 ": bad header", base_offset);
+	if (rc < 0)
+		return rc;
+	rc = next ? open_sealed(dirfd, s, next, s->size) : open_newest(dirfd, s, s->size);
+	if (rc < 0) {
+		seg_unref(s);
+		return rc;
+	}
+	*out = s;
+	return 0;
 }
 
 /* The header of the first valid batch of s (plain or compressed). */

@@ -469,19 +469,15 @@ static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
 }
 
 /*
-** The inode of (t, kind, param) as a lookup reply: counts one lookup. On
-** success *out holds a reference the caller puts after replying.
+** A lookup reply for in, which holds one lookup and one reference: on
+** success *out keeps the reference for the caller to put after replying;
+** on failure both are dropped.
 */
-static int do_entry(struct tfs *fs, topic *t, enum tfs_kind kind,
-		    uint64_t param, uint64_t seg_base,
-		    struct fuse_entry_param *e, tfs_inode **out)
+static int entry_of(struct tfs *fs, tfs_inode *in, struct fuse_entry_param *e,
+		    tfs_inode **out)
 {
-	tfs_inode *in;
 	int rc;
 
-	rc = tfs_inode_lookup(fs->inodes, t, kind, param, seg_base, &in);
-	if (rc < 0)
-		return rc;
 	memset(e, 0, sizeof(*e));
 	rc = do_fill_attr(fs, in, &e->attr);
 	if (rc < 0) {
@@ -497,8 +493,19 @@ static int do_entry(struct tfs *fs, topic *t, enum tfs_kind kind,
 	return 0;
 }
 
+/* The inode of (t, kind, param) as a lookup reply (see entry_of). */
+static int do_entry(struct tfs *fs, topic *t, enum tfs_kind kind,
+		    uint64_t param, uint64_t seg_base,
+		    struct fuse_entry_param *e, tfs_inode **out)
+{
+	tfs_inode *in;
+	int rc = tfs_inode_lookup(fs->inodes, t, kind, param, seg_base, &in);
+
+	return rc < 0 ? rc : entry_of(fs, in, e, out);
+}
+
 /* The inode of consumer name (any valid name: a consumer is created when
-** it is first opened). */
+** it is first opened), as a lookup reply. */
 static int do_consumer_entry(struct tfs *fs, topic *t, const char *name,
 			     struct fuse_entry_param *e, tfs_inode **out)
 {
@@ -508,20 +515,7 @@ static int do_consumer_entry(struct tfs *fs, topic *t, const char *name,
 	if (!store_name_valid(name))
 		return -ENOENT;
 	rc = tfs_inode_lookup_consumer(fs->inodes, t, name, &in);
-	if (rc < 0)
-		return rc;
-	memset(e, 0, sizeof(*e));
-	rc = do_fill_attr(fs, in, &e->attr);
-	if (rc < 0) {
-		tfs_inode_forget(fs->inodes, in->ino, 1);
-		tfs_inode_put(fs->inodes, in);
-		return rc;
-	}
-	e->ino = in->ino;
-	e->attr_timeout = attr_timeout(in);
-	e->entry_timeout = entry_timeout(in);
-	*out = in;
-	return 0;
+	return rc < 0 ? rc : entry_of(fs, in, e, out);
 }
 
 static void reply_entry_or_err(fuse_req_t req, int rc,
