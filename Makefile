@@ -3,7 +3,8 @@
 #   make                 the library (build/libtopicfs.a) and the daemon (build/topicfs)
 #   make test            unit tests, then integration tests that really mount
 #   make test SANITIZE=1 the same, built with AddressSanitizer and UBSan (in build-san/)
-#   make ci              install missing packages, then both of the above
+#   make ci              install missing packages, then both of the above, then
+#                        each fuzzer briefly (make fuzz-smoke)
 #   make deps            install missing Debian packages (apt-get; sudo when not root)
 #   make install         the daemon, its topicfs-dump link and topicfs.1 under
 #                        $(DESTDIR)$(PREFIX) (PREFIX=/usr/local); make uninstall
@@ -83,6 +84,7 @@ ci: deps
 	$(MAKE) test
 	$(MAKE) -j2 all SANITIZE=1 build-san/tests/unit-tests build-san/tests/integration-tests
 	$(MAKE) test SANITIZE=1
+	$(MAKE) fuzz-smoke
 
 deps:
 	scripts/deps.sh
@@ -96,7 +98,7 @@ mount: deps all
 	@echo "topicfs is mounted on $(MNT) (data in $(DATADIR)); unmount with: fusermount3 -u $(MNT)"
 
 clean:
-	rm -rf build build-san
+	rm -rf build build-san build-fuzz
 
 # Install: `mount -t fuse.topicfs DATADIR MOUNTPOINT` and /etc/fstab lines
 # need nothing more than topicfs in a directory of mount's helper PATH
@@ -159,6 +161,8 @@ fuzz-deps:
 
 fuzz-build: $(FUZZ_BINS)
 
+.SECONDARY: $(FUZZ_CORE)
+
 $(FZ)/core/%.o: core/%.c
 	@mkdir -p $(dir $@)
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link -c -o $@ $<
@@ -169,19 +173,21 @@ $(FZ)/fuzz_%: tests/fuzz/fuzz_%.c $(FUZZ_CORE)
 
 fuzz: fuzz-deps
 	$(MAKE) fuzz-build
-	@set -e; for t in $(FUZZ_NAMES); do \
+	@failed=""; for t in $(FUZZ_NAMES); do \
 		mkdir -p $(FZ)/corpus/$$t $(FZ)/crashes; \
 		echo "fuzz: $$t for $(FUZZ_SECONDS) s"; \
-		if ! $(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
+		if $(FZ)/$$t -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=2048 \
 			-print_final_stats=1 -artifact_prefix=$(FZ)/crashes/$$t- \
 			$(FZ)/corpus/$$t tests/fuzz/corpus/$$t > $(FZ)/$$t.log 2>&1; then \
-			tail -n 30 $(FZ)/$$t.log; \
+			grep -h "stat::number_of_executed_units\|stat::new_units_added" $(FZ)/$$t.log \
+				| sed "s/^/  $$t: /"; \
+		else \
+			grep -h -m1 -A12 "ERROR\|runtime error\|fuzz_[a-z]*: " $(FZ)/$$t.log; \
 			echo "fuzz: $$t FAILED (log: $(FZ)/$$t.log); replay: $(FZ)/$$t $(FZ)/crashes/$$t-*"; \
-			exit 1; \
+			failed="$$failed $$t"; \
 		fi; \
-		grep -h "stat::number_of_executed_units\|stat::new_units_added" $(FZ)/$$t.log \
-			| sed "s/^/  $$t: /"; \
-	done
+	done; \
+	if [ -n "$$failed" ]; then echo "fuzz: failed:$$failed"; exit 1; fi
 
 fuzz-smoke:
 	$(MAKE) fuzz FUZZ_SECONDS=10

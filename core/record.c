@@ -64,7 +64,8 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out)
 	b.timestamp_ms = (int64_t)io_get64(p + 32);
 	b.rendered = io_get32(p + 40);
 	b.attributes = p[9];
-	b.max_timestamp_ms = b.timestamp_ms + (int64_t)io_get32(p + 44);
+	if (__builtin_add_overflow(b.timestamp_ms, (int64_t)io_get32(p + 44), &b.max_timestamp_ms))
+		return -EBADMSG;
 	int timed = (b.attributes & REC_ATTR_TIMES) != 0;
 	if (p[8] != REC_MAGIC || b.length > REC_MAX_BATCH || b.count == 0 ||
 	    b.rendered < b.count || b.rendered > REC_MAX_BATCH ||
@@ -149,9 +150,9 @@ int rec_iter_next(rec_iter *it, const unsigned char **payload, size_t *len)
 	if (!nl)
 		return 0;
 	if (it->timed) {
-		if (!get_varint(&it->tp, it->tend, &dt) || dt > INT64_MAX / 2)
+		if (!get_varint(&it->tp, it->tend, &dt) || dt > INT64_MAX ||
+		    __builtin_add_overflow(it->ts, (int64_t)dt, &it->ts))
 			return 0;
-		it->ts += (int64_t)dt;
 	}
 	*payload = it->p;
 	*len = (size_t)(nl - it->p);

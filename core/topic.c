@@ -342,8 +342,11 @@ static int load_segments(topic *t)
 		t->segs[--first] = s;
 	}
 	free(bases);
-	if (rc < 0)
+	if (rc < 0) {
+		for (size_t i = first; i < n; i++)
+			seg_unref(t->segs[i]);
 		return rc;
+	}
 	/* Close the gap left by removed torn segments. */
 	if (first > 0) {
 		memmove(t->segs, t->segs + first, (n - first) * sizeof *t->segs);

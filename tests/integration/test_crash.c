@@ -1,0 +1,214 @@
+/*
+** test_crash.c: the daemon killed with SIGKILL at random moments while
+** writers append (SPEC.md, "Durability and recovery": the complete lines of
+** a write() that returned success survive the topicfs process being killed).
+**
+** Each round: mount, start WRITERS writer processes (rel_util.h), sleep a
+** random 0-200 ms, SIGKILL the daemon, detach the dead mount with
+** `fusermount3 -uz`, mount again and check the recovered log:
+**   - the log as seen after the previous round is an exact byte prefix of
+**     the log now (nothing that was there is lost, altered or duplicated);
+**   - every line is intact, and each writer's lines are in order without
+**     duplicates;
+**   - each writer's lines of the round are exactly the lines it wrote up to
+**     its last acknowledged write, plus possibly the whole of the write that
+**     was in flight at the kill (never a part of it: a write() is atomic);
+**   - the log continues: end_offset equals the number of lines, and a new
+**     line gets offset end_offset, as read back from TOPIC/<end_offset>.
+** Writers go on in the next round after the last line they see in the log.
+**
+** The second test does the same while the background thread rolls
+** 16 KiB segments, compresses them with zstd and compacts them (keys are
+** unique, so compaction keeps every line but rewrites the segments), every
+** 20 ms: kills land in the middle of rewrites too.
+*/
+#include "rel_util.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#define ROUNDS 50
+#define WRITERS 4
+#define PACE_US 400	     /* between a writer's writes: keeps the log small */
+#define WRITER_WAIT_MS 10000 /* for a writer to notice the dead mount */
+
+TestSuite(crash, .init = h_tmp_setup, .fini = h_teardown, .timeout = 240);
+
+struct model {
+	struct h_buf log;	    /* t/log as the last check saw it */
+	uint32_t next[WRITERS];	    /* the next seq of each writer */
+	uint32_t probes;	    /* probe lines appended so far */
+	long acked_lines;	    /* acknowledged lines found (all rounds) */
+	long unacked_lines;	    /* lines of an in-flight write found */
+	long lines_checked;	    /* lines verified intact (all checks) */
+	long writes_in_flight;	    /* rounds' writes cut by the kill */
+};
+
+/* The round's new part of the log, writer by writer, against its acks. */
+static void check_round(struct model *m, const char *fresh, size_t len, int round)
+{
+	struct r_view v;
+	char *err = r_view_check(fresh, len, false, &v);
+
+	cr_assert(err == NULL, "round %d: the part of the log written in the round: %s", round,
+		  err);
+	for (int w = 0; w < WRITERS; w++) {
+		struct r_acks a;
+
+		r_read_acks(h_work("ack%d", w), &a);
+		if (a.inflight_lo >= 0)
+			m->writes_in_flight++;
+		if (v.count[w] == 0) {
+			cr_assert(a.acked < 0,
+				  "round %d: writer %d's acknowledged lines %lld..%lld are missing",
+				  round, w, (long long)a.first, (long long)a.acked);
+			continue;
+		}
+		cr_assert_eq(v.first[w], (int64_t)m->next[w],
+			     "round %d: writer %d's first line is seq %lld, want %u", round, w,
+			     (long long)v.first[w], m->next[w]);
+		cr_assert_eq(v.last[w] - v.first[w] + 1, v.count[w],
+			     "round %d: writer %d has %ld lines between seq %lld and %lld: some are "
+			     "missing",
+			     round, w, v.count[w], (long long)v.first[w], (long long)v.last[w]);
+		cr_assert(v.last[w] == a.acked || (a.inflight_hi >= 0 && v.last[w] == a.inflight_hi),
+			  "round %d: writer %d's last line is seq %lld; acknowledged up to %lld, "
+			  "in flight %lld..%lld (a write is all or nothing)",
+			  round, w, (long long)v.last[w], (long long)a.acked,
+			  (long long)a.inflight_lo, (long long)a.inflight_hi);
+		m->acked_lines += a.acked >= 0 ? a.acked - v.first[w] + 1 : 0;
+		m->unacked_lines += v.last[w] - (a.acked >= 0 ? a.acked : v.first[w] - 1);
+		m->next[w] = (uint32_t)v.last[w] + 1;
+	}
+}
+
+/* After a (re)mount: check t/log against the model, then append a probe. */
+static void check_recovered(struct model *m, int round)
+{
+	size_t len;
+	char *got = h_read_file(h_mnt("t/log"), &len);
+	struct r_view all;
+	char probe[R_LINE_MAX], *err, *at;
+	uint64_t end;
+
+	cr_assert(got != NULL, "round %d: read t/log after the remount: %s", round,
+		  strerror(errno));
+	cr_assert(len >= m->log.len,
+		  "round %d: t/log has %zu bytes after the remount, %zu before the crash", round,
+		  len, m->log.len);
+	H_ASSERT_BYTES(got, m->log.len, m->log.p ? m->log.p : "", m->log.len,
+		       "round %d: the log before the crash is no longer a prefix of the log", round);
+	err = r_view_check(got, len, false, &all);
+	cr_assert(err == NULL, "round %d: t/log after the remount: %s", round, err);
+	m->lines_checked += all.lines;
+	check_round(m, got + m->log.len, len - m->log.len, round);
+
+	/* The log continues, with no gap in its offsets. */
+	end = r_xattr_u64(h_mnt("t"), "user.topicfs.end_offset");
+	cr_assert_eq(end, (uint64_t)all.lines,
+		     "round %d: end_offset is %llu but the log has %ld lines", round,
+		     (unsigned long long)end, all.lines);
+	probe[r_line(probe, R_PROBE_W, m->probes++)] = '\0';
+	r_append("t", probe);
+	at = h_read_file(h_mnt("t/%llu", (unsigned long long)end), &len);
+	cr_assert(at != NULL, "round %d: read t/%llu: %s", round, (unsigned long long)end,
+		  strerror(errno));
+	H_ASSERT_BYTES(at, len, probe, strlen(probe),
+		       "round %d: the line appended after the remount, read from t/%llu", round,
+		       (unsigned long long)end);
+	free(at);
+
+	h_buf_free(&m->log);
+	h_buf_add(&m->log, got, all.complete_len);
+	h_buf_add(&m->log, probe, strlen(probe));
+	free(got);
+}
+
+static void crash_rounds(const char *opts, int rounds, uint64_t seed, const char *what)
+{
+	struct model m = { 0 };
+	struct h_rng rng;
+	long kills = 0;
+
+	h_rng_seed(&rng, seed);
+	h_mount(opts);
+	cr_assert(mkdir(h_mnt("t"), 0755) == 0, "mkdir t: %s", strerror(errno));
+	for (int round = 1; round <= rounds; round++) {
+		pid_t pids[WRITERS];
+		int64_t stop = h_now_ms() + 30000;
+
+		for (int w = 0; w < WRITERS; w++) {
+			unlink(h_work("ack%d", w));
+			pids[w] = r_fork_writer(h_mnt("t/log"), h_work("ack%d", w), w, m.next[w],
+						stop, 0, PACE_US, seed * 1000 + (uint64_t)(round * WRITERS + w));
+		}
+		h_sleep_ms((long)h_rng_below(&rng, 201));
+		r_kill9();
+		kills++;
+		for (int w = 0; w < WRITERS; w++) {
+			int st = r_wait(pids[w], WRITER_WAIT_MS);
+
+			cr_assert(st == 0, "round %d: writer %d %s after the daemon was killed", round,
+				  w, st == -1 ? "hung on the dead mount (killed)" : "failed");
+		}
+		h_mount(H.opts);
+		check_recovered(&m, round);
+	}
+	cr_log_info("crash (%s): %ld SIGKILLs survived; %ld acknowledged lines all found, %ld "
+		    "lines of in-flight writes found whole (of %ld writes in flight); %ld "
+		    "line checks; final log %zu bytes",
+		    what, kills, m.acked_lines, m.unacked_lines, m.writes_in_flight,
+		    m.lines_checked, m.log.len);
+	h_buf_free(&m.log);
+}
+
+Test(crash, sigkill_while_writing)
+{
+	crash_rounds("compression.type=none", ROUNDS, 1, "plain");
+}
+
+/* Segment files in DATADIR/topics/t whose header says zstd. */
+static int compressed_segments(int *total)
+{
+	char *names = r_list_dir(h_work("data/topics/t"), 0);
+	int n = 0;
+
+	*total = 0;
+	for (char *p = strtok(names, "\n"); p != NULL; p = strtok(NULL, "\n")) {
+		unsigned char h[16];
+		size_t len = strlen(p);
+		int fd;
+
+		if (len != 24 || strcmp(p + 20, ".log") != 0)
+			continue;
+		(*total)++;
+		fd = open(h_work("data/topics/t/%s", p), O_RDONLY);
+		if (fd >= 0 && pread(fd, h, sizeof h, 0) == (ssize_t)sizeof h && (h[12] & 1))
+			n++;
+		if (fd >= 0)
+			close(fd);
+	}
+	free(names);
+	return n;
+}
+
+Test(crash, sigkill_while_maintenance_rewrites)
+{
+	int total, zstd;
+
+	crash_rounds("segment.bytes=16384,maintenance.interval.ms=20,compression.type=zstd,"
+		     "cleanup.policy=compact,key.separator=|,min.cleanable.dirty.ratio=0.2,"
+		     "flush.ms=50",
+		     ROUNDS, 2, "maintenance");
+	/* The background thread did run between the kills. */
+	h_sleep_ms(300);
+	zstd = compressed_segments(&total);
+	cr_log_info("crash (maintenance): %d of %d segment files compressed at the end", zstd,
+		    total);
+	cr_expect(total > 2 && zstd > 0,
+		  "no segment was compressed (%d of %d): maintenance did not run", zstd, total);
+}
