@@ -1,0 +1,222 @@
+/*
+** follow.c: how long an appended line takes to become visible to a reader
+** that polls (B4 of the benchmark).
+**
+**   follow [-r LINES_PER_S] [-d SECONDS] [-p POLL_US] [-l LEN] FILE
+**
+** A writer thread appends LEN-byte lines (one write() each, O_APPEND) at a
+** steady pace, each carrying its sequence number and the CLOCK_MONOTONIC
+** time at which its write() began. A reader thread, which opened FILE
+** before the first append, reads to the end of the file, then sleeps
+** POLL_US and reads again, as a follower polling every millisecond does.
+** The latency of a line is the time from the start of its write() to the
+** read() that returned it.
+**
+** Prints "<p50_ms> <p90_ms> <p99_ms> <max_ms> <lines seen> <lines written>
+** <achieved lines/s>". Exits 1 when lines were lost, duplicated or out
+** of order.
+**
+** Compile with: gcc -O2 -Wall -pthread follow.c -o follow -lm
+*/
+#include <errno.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static uint64_t mono_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+struct run {
+	const char *path;
+	double rate;
+	uint64_t lines;
+	size_t len;
+	long poll_us;
+
+	uint64_t written;   /* set by the writer when done */
+	double write_secs;
+	atomic_int writer_done; /* release: written and write_secs are set */
+
+	double *lat_ms;	   /* per line seen, in order */
+	uint64_t seen;
+	int bad;
+};
+
+static void *writer(void *arg)
+{
+	struct run *r = arg;
+	char *line = malloc(r->len);
+	int fd = open(r->path, O_WRONLY | O_APPEND);
+	uint64_t t0, i;
+	struct timespec next;
+
+	if (fd < 0 || line == NULL) {
+		fprintf(stderr, "follow: open %s: %s\n", r->path, strerror(errno));
+		exit(1);
+	}
+	/* The filler looks like the rest of a log line. */
+	for (size_t k = 0; k < r->len; k++)
+		line[k] = "GET /api/v1/orders/items HTTP/1.1 200 4211 "[k % 43];
+	line[r->len - 1] = '\n';
+	clock_gettime(CLOCK_MONOTONIC, &next);
+	t0 = mono_ns();
+	for (i = 0; i < r->lines; i++) {
+		uint64_t due = t0 + (uint64_t)((double)i * 1e9 / r->rate);
+		struct timespec d = {.tv_sec = (time_t)(due / 1000000000ull),
+				     .tv_nsec = (long)(due % 1000000000ull)};
+		uint64_t ts;
+		int n;
+		char head[48];
+
+		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL);
+		ts = mono_ns();
+		n = snprintf(head, sizeof head, "%012llu %020llu ", (unsigned long long)i,
+			     (unsigned long long)ts);
+		memcpy(line, head, (size_t)n);
+		if (write(fd, line, r->len) != (ssize_t)r->len) {
+			fprintf(stderr, "follow: write: %s\n", strerror(errno));
+			exit(1);
+		}
+	}
+	r->write_secs = (double)(mono_ns() - t0) / 1e9;
+	close(fd);
+	r->written = i;
+	atomic_store(&r->writer_done, 1);
+	free(line);
+	return NULL;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static double pct(const double *v, uint64_t n, double p)
+{
+	uint64_t i;
+
+	if (n == 0)
+		return -1;
+	i = (uint64_t)(p * (double)(n - 1) + 0.5);
+	return v[i];
+}
+
+int main(int argc, char *argv[])
+{
+	struct run r = {.rate = 10000, .len = 150, .poll_us = 1000};
+	double seconds = 10;
+	size_t cap = 1 << 20, have = 0;
+	char *buf;
+	pthread_t th;
+	uint64_t idle_since = 0;
+	int c, fd;
+
+	while ((c = getopt(argc, argv, "r:d:p:l:")) != -1) {
+		switch (c) {
+		case 'r':
+			r.rate = strtod(optarg, NULL);
+			break;
+		case 'd':
+			seconds = strtod(optarg, NULL);
+			break;
+		case 'p':
+			r.poll_us = strtol(optarg, NULL, 10);
+			break;
+		case 'l':
+			r.len = strtoul(optarg, NULL, 10);
+			break;
+		default:
+			goto usage;
+		}
+	}
+	if (argc - optind != 1 || r.rate <= 0 || seconds <= 0 || r.len < 40)
+		goto usage;
+	r.path = argv[optind];
+	r.lines = (uint64_t)(r.rate * seconds);
+	r.lat_ms = malloc(r.lines * sizeof(double));
+	buf = malloc(cap);
+	if (r.lat_ms == NULL || buf == NULL)
+		return 1;
+
+	fd = open(r.path, O_RDONLY);
+	if (fd < 0 || lseek(fd, 0, SEEK_END) < 0) {
+		fprintf(stderr, "follow: open %s: %s\n", r.path, strerror(errno));
+		return 1;
+	}
+	if (pthread_create(&th, NULL, writer, &r) != 0)
+		return 1;
+
+	for (;;) {
+		ssize_t n = read(fd, buf + have, cap - have);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "follow: read: %s\n", strerror(errno));
+			return 1;
+		}
+		if (n > 0) {
+			uint64_t now = mono_ns();
+			char *p = buf, *end = buf + have + n, *nl;
+
+			while ((nl = memchr(p, '\n', (size_t)(end - p))) != NULL) {
+				unsigned long long seq, ts;
+				if (sscanf(p, "%12llu %20llu ", &seq, &ts) != 2 || seq != r.seen ||
+				    r.seen >= r.lines) {
+					r.bad = 1;
+				} else {
+					r.lat_ms[r.seen] = (double)(now - ts) / 1e6;
+					r.seen++;
+				}
+				p = nl + 1;
+			}
+			have = (size_t)(end - p);
+			memmove(buf, p, have);
+			idle_since = 0;
+			continue; /* read on until the end of the file */
+		}
+		if (atomic_load(&r.writer_done)) {
+			if (r.seen >= r.written)
+				break;
+			if (idle_since == 0)
+				idle_since = mono_ns();
+			else if (mono_ns() - idle_since > 5000000000ull)
+				break; /* lines that never came */
+		}
+		usleep((useconds_t)r.poll_us);
+	}
+	pthread_join(th, NULL);
+	close(fd);
+
+	qsort(r.lat_ms, r.seen, sizeof(double), cmp_double);
+	printf("%.3f %.3f %.3f %.3f %llu %llu %.0f\n", pct(r.lat_ms, r.seen, 0.50),
+	       pct(r.lat_ms, r.seen, 0.90), pct(r.lat_ms, r.seen, 0.99),
+	       r.seen ? r.lat_ms[r.seen - 1] : -1, (unsigned long long)r.seen,
+	       (unsigned long long)r.written, (double)r.written / r.write_secs);
+	if (r.bad || r.seen != r.written) {
+		fprintf(stderr, "follow: %s: saw %llu of %llu lines%s\n", r.path,
+			(unsigned long long)r.seen, (unsigned long long)r.written,
+			r.bad ? ", some out of order or garbled" : "");
+		return 1;
+	}
+	free(buf);
+	free(r.lat_ms);
+	return 0;
+usage:
+	fprintf(stderr, "usage: follow [-r LINES_PER_S] [-d SECONDS] [-p POLL_US] "
+			"[-l LEN] FILE\n");
+	return 2;
+}
