@@ -22,8 +22,9 @@ size_t codec_bound(size_t n);
 
 /*
 ** Compress n bytes at src into one zstd frame at dst (cap bytes, at least
-** codec_bound(n)), at level, with the decompressed size and a content
-** checksum in the frame. Returns the frame's length or a negative errno.
+** codec_bound(n)), at level, with the decompressed size in the frame (no
+** checksum: the batches inside carry theirs). Returns the frame's length
+** or a negative errno.
 */
 ssize_t codec_compress(codec *c, int level, const void *src, size_t n, void *dst, size_t cap);
 
@@ -36,8 +37,8 @@ ssize_t codec_content_size(const void *src, size_t n);
 
 /*
 ** Decompress the frame of n bytes at src into dst (cap bytes). Returns the
-** decompressed length, or -EBADMSG when the frame is damaged (its checksum
-** fails, or it is not a frame). Counts one decoded frame.
+** decompressed length, or -EBADMSG when the frame is damaged (it is not a
+** frame, or does not decode to its size). Counts one decoded frame.
 */
 ssize_t codec_decompress(codec *c, const void *src, size_t n, void *dst, size_t cap);
 

@@ -39,7 +39,8 @@ struct cursor {
 	/* the current batch (have_batch), and the record at pos (have_rec) */
 	int have_batch;
 	rec_batch b;
-	rec_iter ri;
+	const unsigned char *text; /* the batch's rendered text */
+	rec_iter ri;		   /* its records; may trail pos after cur_read */
 	int have_rec;
 	const unsigned char *rec;
 	size_t rec_len;
@@ -193,6 +194,7 @@ static int load_batch(cursor *c)
 	}
 	if (rc == 1) {
 		rec_iter_init(&c->ri, p, &c->b);
+		c->text = p + REC_HEADER_SIZE;
 		c->have_batch = 1;
 	} else if (rc == -EIO) {
 		char name[STORE_NAME_MAX + 1];
@@ -275,32 +277,37 @@ static int advance(cursor *c)
 			return rc;
 	}
 }
+/*
+** A batch's text is the rendered log itself, so reading copies whole spans
+** of it: advance() is needed only to find the batch (and, after a skip,
+** the record) where pos is. The record iterator is left behind; advance()
+** walks it forward again if record reads (cur_next) follow.
+*/
 ssize_t cur_read(cursor *c, void *buf, size_t len)
 {
 	unsigned char *out = buf;
 	size_t done = 0;
 
 	while (done < len) {
-		int rc = advance(c);
-		if (rc <= 0) {
-			if (done > 0)
-				break;
-			return rc;
+		if (!c->have_batch || c->pos >= rec_end_bytepos(&c->b) ||
+		    c->pos < c->b.base_bytepos || (c->have_rec == 0 && c->min_offset > c->b.base_offset)) {
+			int rc = advance(c);
+			if (rc <= 0) {
+				if (done > 0)
+					break;
+				return rc;
+			}
 		}
-		size_t in = (size_t)(c->pos - c->rec_bytepos); /* 0 .. rec_len */
-		size_t n = c->rec_len + 1 - in;
+		size_t in = (size_t)(c->pos - c->b.base_bytepos);
+		size_t n = c->b.rendered - in;
 		if (n > len - done)
 			n = len - done;
-		size_t from_payload = in < c->rec_len ? c->rec_len - in : 0;
-		if (from_payload > n)
-			from_payload = n;
-		memcpy(out + done, c->rec + in, from_payload);
-		if (from_payload < n)
-			out[done + from_payload] = '\n';
+		memcpy(out + done, c->text + in, n);
 		done += n;
 		c->pos += n;
-		if (c->pos == c->rec_bytepos + c->rec_len + 1)
-			c->have_rec = 0;
+		c->have_rec = 0;
+		if (c->pos == rec_end_bytepos(&c->b))
+			c->have_batch = 0;
 	}
 	return (ssize_t)done;
 }

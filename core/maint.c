@@ -13,7 +13,10 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "compact.h"
 #include "io.h"
@@ -59,6 +62,13 @@ int maint_pass(store *s, int64_t now_ms)
 static void *run(void *arg)
 {
 	maint *m = arg;
+
+	/* Background work yields the CPU to writers and readers: rewriting a
+	** segment is never urgent, and on a small machine zstd would otherwise
+	** take a core from the FUSE threads. (Syncs run here too; a nice value,
+	** unlike SCHED_IDLE, never starves them.) */
+	if (setpriority(PRIO_PROCESS, (id_t)syscall(SYS_gettid), 10) < 0)
+		log_warn("cannot lower the background thread's priority: %s", strerror(errno));
 
 	while (!atomic_load(&m->stop)) {
 		pass(m->s, io_now_ms(), &m->stop);

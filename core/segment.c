@@ -854,8 +854,10 @@ static int next_compressed(seg_iter *it, const unsigned char **batch, rec_batch 
 		it->frame_len = 0;
 	}
 	if (rec_decode_header(it->buf + it->fpos, it->len - it->fpos, b) < 0 ||
-	    rec_check(it->buf + it->fpos, b) < 0)
+	    rec_check(it->buf + it->fpos, b) < 0) {
+		it->bad_frame_len = it->frame_len; /* a scan can step over the frame */
 		return iter_damaged(it, it->loc, "damaged batch inside a zstd frame");
+	}
 	*batch = it->buf + it->fpos;
 	*at = it->loc;
 	it->fpos += b->length;
