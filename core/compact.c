@@ -4,9 +4,11 @@
 ** DESIGN. maint.c runs one thread per store that visits every topic at
 ** least every maintenance interval and calls compact_topic_pass(), which
 ** does, in this order:
-**   1. Sync, when records were appended since the last sync and flush.ms
-**      has passed (it is the step with a deadline, so it goes first); and
-**      store the consumer positions that moved.
+**   1. Finish the seals of segments that appends rolled (their data sync
+**      and sealed index: a roll leaves them here, so writers never wait
+**      for them); sync, when records were appended since the last sync and
+**      flush.ms has passed; store the consumer positions that moved. These
+**      have deadlines, so they go first.
 **   2. Roll the newest segment when its first record is older than
 **      segment.ms, or when all its records are older than retention.ms (so
 **      that an idle topic's old records can go: a newest segment that never
@@ -356,7 +358,11 @@ static int roll_step(topic *t, const cfg *c, int64_t now)
 		((c->cleanup_policy & CFG_CLEANUP_DELETE) && c->retention_ms >= 0 &&
 		 s->max_ts_ms < now - c->retention_ms));
 	pthread_mutex_unlock(&t->mu);
-	return roll ? topic_roll(t) : 0;
+	if (!roll)
+		return 0;
+	int rc = topic_roll(t);
+	/* this thread can wait for the seal that appends leave to it */
+	return rc < 0 ? rc : topic_finish_seals(t);
 }
 
 static int retention_step(topic *t, const cfg *c, int64_t now)
@@ -368,7 +374,7 @@ static int retention_step(topic *t, const cfg *c, int64_t now)
 	for (;;) {
 		int drop = 0;
 		pthread_mutex_lock(&t->mu);
-		if (t->nsegs > 1) {
+		if (t->nsegs > 1 && !t->segs[0]->seal_pending) {
 			const seg *s = t->segs[0];
 			uint64_t total = 0;
 			for (size_t i = 0; i < t->nsegs; i++)
@@ -495,7 +501,9 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 	int rc = 0, r;
 
 	topic_config(t, &c);
-	/* Sync first: it is the one with a deadline. */
+	/* Seal what rolls sealed, and sync: these have deadlines. */
+	if ((r = topic_finish_seals(t)) < 0 && !rc)
+		rc = r;
 	if ((r = sync_step(t, &c, now)) < 0 && !rc)
 		rc = r;
 	if ((r = consumer_persist_all(t)) < 0 && !rc)
@@ -514,6 +522,8 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 int compact_topic_now(topic *t, int64_t now)
 {
 	cfg c;
+	int rc = topic_finish_seals(t);
+
 	topic_config(t, &c);
-	return compaction_step(t, &c, now, 1, NULL);
+	return rc < 0 ? rc : compaction_step(t, &c, now, 1, NULL);
 }

@@ -39,6 +39,7 @@ typedef struct seg {
 	int compressed;
 	/* Protected by the topic's mu: */
 	int sealed;
+	int seal_pending; /* sealed in memory; data sync and sealed index to do */
 	uint64_t size;	      /* file bytes that hold valid batches */
 	uint64_t end_offset;  /* newest: next offset; sealed: the successor's base */
 	uint64_t end_bytepos; /* likewise for byte positions */
@@ -54,6 +55,7 @@ struct topic {
 	int dirfd; /* the topic's directory; follows renames */
 	pthread_mutex_t append_mu;
 	pthread_mutex_t mu;
+	pthread_mutex_t seal_mu; /* one topic_finish_seals at a time */
 	/* Protected by mu: */
 	char name[STORE_NAME_MAX + 1];
 	seg **segs; /* oldest first; the last one is the newest, never sealed */
@@ -83,11 +85,14 @@ void topic_set_name(topic *t, const char *name);
 /* Put nw in place of old in the segment list; takes over nw's reference.
 ** Returns -ENOENT (and drops nw) when old is no longer listed. */
 int topic_replace_segment(topic *t, seg *old, seg *nw);
+/* Sync the segments that rolls sealed and write their sealed indexes. */
+int topic_finish_seals(topic *t);
 /* Delete the oldest segment (never the newest), files and all. */
 int topic_drop_oldest(topic *t);
 /* Record (durably, in topic.conf) how far compaction has read. */
 int topic_set_clean_offset(topic *t, uint64_t offset);
-/* Snapshot of the sealed segments, referenced; release with segs_release. */
+/* Snapshot of the sealed segments whose sealing is finished, referenced;
+** release with segs_release. */
 int topic_sealed_segments(topic *t, seg ***out, size_t *n);
 void segs_release(seg **v, size_t n);
 

@@ -467,7 +467,10 @@ static int open_newest(int dirfd, seg *s, uint64_t file_end)
 	s->records = sc.records;
 	s->max_ts_ms = sc.max_ts_ms;
 	s->last_index_loc = s->index.n ? s->index.e[s->index.n - 1].location : 0;
-	return idx_open_active(dirfd, name, s->base_offset, &s->index, &s->idx_fd);
+	if ((rc = idx_open_active(dirfd, name, s->base_offset, &s->index, &s->idx_fd)) < 0)
+		log_warn("segment %s: cannot write its index (%s); appends go on, the index is "
+			 "rebuilt at the next mount", name, strerror(-rc));
+	return 0;
 }
 
 static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
@@ -496,11 +499,28 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 			 s->base_offset, rc < 0 ? "damaged" : "incomplete");
 	else
 		log_warn("segment %020" PRIu64 ": index missing; rebuilding it", s->base_offset);
+	/* An index still in its growing form (loaded, not sealed) means the
+	** process stopped before the roll's seal was finished: the segment's
+	** data may not have been synced, and a tear at its end is a tear. */
+	int unsynced = rc == 0 && !sealed && !s->compressed;
 	idx_free(&s->index);
 	rc = s->compressed ? scan_frames(s, &sc, file_end)
-			   : scan_batches(s, &sc, file_end, 1, "rebuilding");
+			   : scan_batches(s, &sc, file_end, !unsynced, "rebuilding");
 	if (rc < 0)
 		return rc;
+	if (unsynced && sc.loc < file_end) {
+		log_warn("segment %020" PRIu64 ": cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64,
+			 s->base_offset, file_end - sc.loc, sc.loc);
+		char lname[32];
+		seg_log_name(s->base_offset, lname);
+		int wfd = openat(dirfd, lname, O_WRONLY | O_CLOEXEC); /* s->fd is read-only */
+		rc = wfd < 0 || ftruncate(wfd, (off_t)sc.loc) < 0 || fsync(wfd) < 0 ? -errno : 0;
+		if (wfd >= 0)
+			close(wfd);
+		if (rc < 0)
+			return rc;
+		file_end = sc.loc;
+	}
 	/* A sealed segment is never cut: bytes the scan could not walk are
 	** damage, and a read that reaches them fails with EIO. */
 	if (sc.loc < file_end)
@@ -516,7 +536,10 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	sum = (idx_summary){.end_offset = s->end_offset, .end_bytepos = s->end_bytepos,
 			    .records = s->records, .max_ts_ms = s->max_ts_ms, .size = file_end,
 			    .seg_crc = s->hdr_crc};
-	return idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum);
+	if ((rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum)) < 0)
+		log_warn("segment %s: cannot store its rebuilt index (%s); it is rebuilt again next time",
+			 name, strerror(-rc));
+	return 0; /* the index in memory serves this mount */
 }
 
 /* Open segment base_offset's file with flags and check its header; s->size
@@ -633,8 +656,13 @@ int seg_seal(int dirfd, seg *s)
 
 	if (rc < 0)
 		return rc;
+	/* The index is derived data: without it (a full disk) the segment is
+	** sealed all the same, and the next open rebuilds the index. */
 	seg_index_name(s->base_offset, name);
-	return idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum);
+	if ((rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum)) < 0)
+		log_warn("segment %s: cannot write its sealed index (%s); it is rebuilt at the next mount",
+			 name, strerror(-rc));
+	return 0;
 }
 
 /* ---- iteration ---- */

@@ -263,8 +263,19 @@ static topic *topic_new(store *st, const char *name)
 	t->dirfd = -1;
 	pthread_mutex_init(&t->append_mu, NULL);
 	pthread_mutex_init(&t->mu, NULL);
+	pthread_mutex_init(&t->seal_mu, NULL);
 	snprintf(t->name, sizeof t->name, "%s", name);
 	return t;
+}
+
+/* Is segment base's file no longer than a header (so it holds no batch)? */
+static int holds_nothing(int dirfd, uint64_t base)
+{
+	char name[32];
+	struct stat st;
+
+	seg_log_name(base, name);
+	return fstatat(dirfd, name, &st, 0) == 0 && st.st_size <= SEG_HEADER_SIZE;
 }
 
 /* The end bytepos that the sealed index of segment base records, when it
@@ -323,6 +334,14 @@ static int load_segments(topic *t)
 		seg *s;
 		const seg *next = first < n ? t->segs[first] : NULL;
 		rc = seg_open(t->dirfd, bases[i], next, &s);
+		if (rc == -EBADMSG && next == NULL && i > 0 && holds_nothing(t->dirfd, bases[i])) {
+			/* Killed between creating a segment and writing its
+			** header: nothing was ever appended to it. */
+			log_warn("topic %s: removing segment %020" PRIu64 ", created but never written",
+				 t->name, bases[i]);
+			seg_remove_files(t->dirfd, bases[i]);
+			continue;
+		}
 		if (rc == -EBADMSG) {
 			/* A power loss can tear the newest segment's header (it
 			** reaches the disk with the first sync of its data), and a
@@ -412,6 +431,7 @@ void topic_unref(topic *t)
 		close(t->dirfd);
 	pthread_mutex_destroy(&t->append_mu);
 	pthread_mutex_destroy(&t->mu);
+	pthread_mutex_destroy(&t->seal_mu);
 	free(t);
 }
 
@@ -448,25 +468,30 @@ static int roll_locked(topic *t, int64_t now_ms)
 
 	if (old->records == 0 && old->end_offset == old->base_offset)
 		return 0;
-	if ((rc = seg_seal(t->dirfd, old)) < 0 ||
-	    (rc = seg_create(t->dirfd, old->end_offset, old->end_bytepos, now_ms, &ns)) < 0) {
-		log_error("topic %s: cannot roll segment %020" PRIu64 ": %s", t->name,
-			  old->base_offset, strerror(-rc));
-		return rc;
-	}
+	/* Room in the list first: nothing may fail once the new file exists. */
 	pthread_mutex_lock(&t->mu);
 	if (t->nsegs == t->segs_cap) {
 		size_t cap = t->segs_cap * 2 + 4;
 		seg **nv = realloc(t->segs, cap * sizeof *nv);
 		if (!nv) {
 			pthread_mutex_unlock(&t->mu);
-			seg_unref(ns);
 			return -ENOMEM;
 		}
 		t->segs = nv;
 		t->segs_cap = cap;
 	}
+	pthread_mutex_unlock(&t->mu);
+	if ((rc = seg_create(t->dirfd, old->end_offset, old->end_bytepos, now_ms, &ns)) < 0) {
+		log_error("topic %s: cannot roll segment %020" PRIu64 ": %s", t->name,
+			  old->base_offset, strerror(-rc));
+		return rc;
+	}
+	/* The old segment's data sync and sealed index are left to
+	** topic_finish_seals (the background thread, or a sync), so that
+	** writers never wait for a segment's fdatasync. */
+	pthread_mutex_lock(&t->mu);
 	old->sealed = 1;
+	old->seal_pending = 1;
 	t->segs[t->nsegs++] = ns;
 	pthread_mutex_unlock(&t->mu);
 	if (old->idx_fd >= 0) {
@@ -611,7 +636,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	idx_entry ie = {.offset = s->end_offset, .bytepos = s->end_bytepos, .timestamp_ms = now,
 			.location = s->size, .nrec_before = (uint32_t)s->records};
 	int add_index = s->index.n == 0 || s->size - s->last_index_loc >= IDX_INTERVAL;
-	if (add_index && idx_append(s->idx_fd, s->index.n, &ie) < 0)
+	if (add_index && s->idx_fd >= 0 && idx_append(s->idx_fd, s->index.n, &ie) < 0)
 		log_warn("topic %s: cannot write index entry (rebuilt at next open)", t->name);
 
 	pthread_mutex_lock(&t->mu);
@@ -632,10 +657,49 @@ out:
 	return rc;
 }
 
+int topic_finish_seals(topic *t)
+{
+	seg *v[16];
+	size_t n;
+	int rc = 0;
+
+	pthread_mutex_lock(&t->seal_mu);
+	do {
+		n = 0;
+		pthread_mutex_lock(&t->mu);
+		for (size_t i = 0; i < t->nsegs && n < 16; i++) {
+			if (t->segs[i]->seal_pending) {
+				v[n] = t->segs[i];
+				seg_ref(v[n++]);
+			}
+		}
+		pthread_mutex_unlock(&t->mu);
+		for (size_t i = 0; i < n; i++) {
+			int r = rc < 0 ? rc : seg_seal(t->dirfd, v[i]);
+			if (r == 0) {
+				pthread_mutex_lock(&t->mu);
+				v[i]->seal_pending = 0;
+				pthread_mutex_unlock(&t->mu);
+			} else if (rc == 0) {
+				rc = r;
+				log_error("topic %s: cannot seal segment %020" PRIu64 ": %s", t->name,
+					  v[i]->base_offset, strerror(-r));
+			}
+			seg_unref(v[i]);
+		}
+	} while (n == 16 && rc == 0);
+	pthread_mutex_unlock(&t->seal_mu);
+	return rc;
+}
+
 int topic_sync(topic *t)
 {
 	seg *s;
 	int rc;
+
+	/* Segments that rolls sealed hold acknowledged records too. */
+	if ((rc = topic_finish_seals(t)) < 0)
+		return rc;
 
 	pthread_mutex_lock(&t->mu);
 	if (t->failed) {
@@ -885,15 +949,15 @@ int topic_sealed_segments(topic *t, seg ***out, size_t *n)
 	seg **v;
 
 	pthread_mutex_lock(&t->mu);
-	*n = t->nsegs - 1;
-	v = malloc((*n ? *n : 1) * sizeof *v);
+	v = malloc(t->nsegs * sizeof *v);
 	if (!v) {
 		pthread_mutex_unlock(&t->mu);
 		return -ENOMEM;
 	}
-	for (size_t i = 0; i < *n; i++) {
-		v[i] = t->segs[i];
-		seg_ref(v[i]);
+	*n = 0;
+	for (size_t i = 0; i + 1 < t->nsegs && !t->segs[i]->seal_pending; i++) {
+		v[*n] = t->segs[i];
+		seg_ref(v[(*n)++]);
 	}
 	pthread_mutex_unlock(&t->mu);
 	*out = v;
@@ -929,9 +993,9 @@ int topic_drop_oldest(topic *t)
 	seg *s;
 
 	pthread_mutex_lock(&t->mu);
-	if (t->nsegs < 2) {
+	if (t->nsegs < 2 || t->segs[0]->seal_pending) {
 		pthread_mutex_unlock(&t->mu);
-		return -EINVAL;
+		return -EAGAIN;
 	}
 	s = t->segs[0];
 	memmove(t->segs, t->segs + 1, (t->nsegs - 1) * sizeof *t->segs);
