@@ -70,6 +70,21 @@ void idx_free(idx *x)
 	x->n = x->cap = 0;
 }
 
+void idx_shrink(idx *x)
+{
+	if (x->n == x->cap)
+		return;
+	if (x->n == 0) {
+		idx_free(x);
+		return;
+	}
+	idx_entry *ne = realloc(x->e, x->n * sizeof *ne);
+	if (ne) {
+		x->e = ne;
+		x->cap = x->n;
+	}
+}
+
 void idx_cut(idx *x, uint64_t location)
 {
 	while (x->n > 0 && x->e[x->n - 1].location >= location)

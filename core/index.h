@@ -43,6 +43,8 @@ typedef struct idx_summary {
 
 int idx_push(idx *x, const idx_entry *e);
 void idx_free(idx *x);
+/* Give back unused room: the index of a sealed segment no longer grows. */
+void idx_shrink(idx *x);
 /* Drop every entry at or after location. */
 void idx_cut(idx *x, uint64_t location);
 

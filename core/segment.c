@@ -492,6 +492,7 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 		s->end_offset = sum.end_offset;
 		s->end_bytepos = sum.end_bytepos;
 		s->sealed = 1;
+		idx_shrink(&s->index);
 		return 0;
 	}
 	if (rc != -ENOENT)
@@ -533,6 +534,7 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	s->end_offset = next->base_offset;
 	s->end_bytepos = next->base_bytepos;
 	s->sealed = 1;
+	idx_shrink(&s->index);
 	sum = (idx_summary){.end_offset = s->end_offset, .end_bytepos = s->end_bytepos,
 			    .records = s->records, .max_ts_ms = s->max_ts_ms, .size = file_end,
 			    .seg_crc = s->hdr_crc};
@@ -1064,6 +1066,7 @@ int seg_writer_commit(seg_writer *w, seg **out)
 	}
 	if ((rc = io_fsync(w->dirfd)) < 0)
 		log_warn("segment %s: directory sync after rewrite failed: %s", name, strerror(-rc));
+	idx_shrink(&o->index);
 	seg_ref(o);
 	*out = o;
 	writer_free(w);

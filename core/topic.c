@@ -679,6 +679,7 @@ int topic_finish_seals(topic *t)
 			if (r == 0) {
 				pthread_mutex_lock(&t->mu);
 				v[i]->seal_pending = 0;
+				idx_shrink(&v[i]->index); /* readers look at it under mu */
 				pthread_mutex_unlock(&t->mu);
 			} else if (rc == 0) {
 				rc = r;
