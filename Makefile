@@ -141,7 +141,7 @@ $(B)/bench/%: tests/bench/%.c
 # Targets are built with clang -fsanitize=fuzzer,address,undefined against the
 # core sources, in build-fuzz/. New inputs go to build-fuzz/corpus/TARGET/,
 # crashes to build-fuzz/crashes/; a crash fails the run and says how to replay
-# it. scripts/fuzz-deps.sh installs clang and libFuzzer when missing.
+# it. fuzz-deps installs clang and libFuzzer when missing.
 
 FUZZ_CC      ?= clang
 FUZZ_SECONDS ?= 60
@@ -157,7 +157,7 @@ FUZZ_CORE    := $(CORE_SRC:%.c=$(FZ)/%.o)
 .PHONY: fuzz fuzz-smoke fuzz-build fuzz-deps fuzz-clean
 
 fuzz-deps:
-	scripts/fuzz-deps.sh
+	scripts/deps.sh make clang libclang-rt-14-dev libzstd-dev
 
 fuzz-build: $(FUZZ_BINS)
 

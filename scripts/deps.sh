@@ -1,8 +1,11 @@
 #!/bin/sh
-# Install the Debian packages topicfs builds, tests and mounts with, when any
-# is missing. Uses sudo when not run as root.
+# Install Debian packages when any is missing (apt-get; sudo when not root).
+#
+#   scripts/deps.sh            what topicfs builds, tests and mounts with
+#   scripts/deps.sh PKG...     those packages (make fuzz, make bench)
 set -e
 PKGS="gcc make pkg-config libfuse3-dev fuse3 libzstd-dev zstd libcriterion-dev attr python3"
+[ $# -gt 0 ] && PKGS="$*"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"

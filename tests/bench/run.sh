@@ -63,7 +63,9 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 # ---- install and build ---------------------------------------------------
 
 "$ROOT/scripts/deps.sh"
-"$HERE/deps.sh"
+# gnuplot for the plot, zstd and gzip for the baselines, attr for the
+# xattrs, fuse3 for fusermount3
+"$ROOT/scripts/deps.sh" gnuplot-nox zstd gzip attr fuse3
 TOOLS=()
 for c in "$HERE"/*.c; do TOOLS+=("build/bench/$(basename "$c" .c)"); done
 make -C "$ROOT" --no-print-directory build/topicfs "${TOOLS[@]}" >&2
