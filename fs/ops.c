@@ -1325,52 +1325,40 @@ static void tfs_op_statfs(fuse_req_t req, fuse_ino_t ino)
 
 /* ---- extended attributes -------------------------------------------- */
 
-/* Reply to getxattr or listxattr: n bytes of buf, or the size asked for. */
-static void reply_xattr(fuse_req_t req, ssize_t n, const char *buf, size_t size)
+/* getxattr (name set) or listxattr (name NULL): the value or the list into
+** a buffer of size bytes, or only its size when size is 0. */
+static void reply_xattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	char *buf = size ? malloc(size) : NULL;
+	ssize_t n;
+
+	if (in == NULL)
+		n = -ESTALE;
+	else if (size > 0 && buf == NULL)
+		n = -ENOMEM;
+	else
+		n = name ? tfs_xattr_get(in, name, buf, size) : tfs_xattr_list(in, buf, size);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else if (size == 0)
 		fuse_reply_xattr(req, (size_t)n);
 	else
 		fuse_reply_buf(req, buf, (size_t)n);
+	free(buf);
+	tfs_inode_put(fs->inodes, in);
 }
 
 static void tfs_op_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
 			    size_t size)
 {
-	struct tfs *fs = tfs_of(req);
-	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	char *buf = size ? malloc(size) : NULL;
-	ssize_t n;
-
-	if (in == NULL)
-		n = -ESTALE;
-	else if (size > 0 && buf == NULL)
-		n = -ENOMEM;
-	else
-		n = tfs_xattr_get(in, name, buf, size);
-	reply_xattr(req, n, buf, size);
-	free(buf);
-	tfs_inode_put(fs->inodes, in);
+	reply_xattr(req, ino, name, size);
 }
 
 static void tfs_op_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
-	struct tfs *fs = tfs_of(req);
-	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	char *buf = size ? malloc(size) : NULL;
-	ssize_t n;
-
-	if (in == NULL)
-		n = -ESTALE;
-	else if (size > 0 && buf == NULL)
-		n = -ENOMEM;
-	else
-		n = tfs_xattr_list(in, buf, size);
-	reply_xattr(req, n, buf, size);
-	free(buf);
-	tfs_inode_put(fs->inodes, in);
+	reply_xattr(req, ino, NULL, size);
 }
 
 static void tfs_op_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name,
