@@ -769,33 +769,52 @@ void topic_get_info(topic *t, topic_info *out)
 	pthread_mutex_unlock(&t->mu);
 }
 
+/*
+** Changing topic.conf: conf_begin() takes append_mu (which every change of
+** the settings and metadata holds, so the snapshot stays current) and
+** copies them; conf_commit() stores the changed copies durably, publishes
+** them under mu, and releases append_mu. On an error, nothing changes.
+*/
+static int conf_begin(topic *t, cfg *own, struct meta *m)
+{
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	*m = meta_of(t);
+	*own = t->own;
+	int rc = t->deleted ? -ENOENT : 0;
+	pthread_mutex_unlock(&t->mu);
+	return rc;
+}
+
+static int conf_commit(topic *t, int rc, const cfg *own, const struct meta *m)
+{
+	if (rc == 0 && (rc = write_conf(t->dirfd, own, m)) == 0) {
+		pthread_mutex_lock(&t->mu);
+		t->own = *own;
+		cfg_merge(store_defaults(t->st), &t->own, &t->eff);
+		t->mode = m->mode;
+		t->uid = m->uid;
+		t->gid = m->gid;
+		t->clean_offset = m->clean_offset;
+		pthread_mutex_unlock(&t->mu);
+	}
+	pthread_mutex_unlock(&t->append_mu);
+	return rc;
+}
+
 int topic_set_owner(topic *t, mode_t mode, uid_t uid, gid_t gid)
 {
 	struct meta m;
 	cfg own;
-	int rc;
+	int rc = conf_begin(t, &own, &m);
 
-	pthread_mutex_lock(&t->append_mu);
-	pthread_mutex_lock(&t->mu);
-	m = meta_of(t);
-	own = t->own;
-	rc = t->deleted ? -ENOENT : 0;
-	pthread_mutex_unlock(&t->mu);
 	if (mode != (mode_t)-1)
 		m.mode = mode & 07777;
 	if (uid != (uid_t)-1)
 		m.uid = uid;
 	if (gid != (gid_t)-1)
 		m.gid = gid;
-	if (rc == 0 && (rc = write_conf(t->dirfd, &own, &m)) == 0) {
-		pthread_mutex_lock(&t->mu);
-		t->mode = m.mode;
-		t->uid = m.uid;
-		t->gid = m.gid;
-		pthread_mutex_unlock(&t->mu);
-	}
-	pthread_mutex_unlock(&t->append_mu);
-	return rc;
+	return conf_commit(t, rc, &own, &m);
 }
 
 void topic_config(topic *t, cfg *out)
@@ -814,27 +833,15 @@ static int config_change(topic *t, int k, const char *value, size_t value_len)
 
 	if (!cfg_key_name(k))
 		return -ENOENT;
-	pthread_mutex_lock(&t->append_mu);
-	pthread_mutex_lock(&t->mu);
-	m = meta_of(t);
-	own = t->own;
-	rc = t->deleted ? -ENOENT : 0;
-	pthread_mutex_unlock(&t->mu);
+	rc = conf_begin(t, &own, &m);
 	if (rc == 0 && !value)
 		cfg_unset(&own, k);
 	else if (rc == 0)
 		rc = cfg_set(&own, k, value, value_len);
-	if (rc == -EINVAL) {
+	if (rc == -EINVAL)
 		log_warn("topic %s: refused %s='%.*s': not a valid value", t->name, cfg_key_name(k),
 			 (int)(value_len > 64 ? 64 : value_len), value);
-	} else if (rc == 0 && (rc = write_conf(t->dirfd, &own, &m)) == 0) {
-		pthread_mutex_lock(&t->mu);
-		t->own = own;
-		cfg_merge(store_defaults(t->st), &t->own, &t->eff);
-		pthread_mutex_unlock(&t->mu);
-	}
-	pthread_mutex_unlock(&t->append_mu);
-	return rc;
+	return conf_commit(t, rc, &own, &m);
 }
 
 int topic_config_set(topic *t, int k, const char *value, size_t value_len)
@@ -1012,20 +1019,8 @@ int topic_set_clean_offset(topic *t, uint64_t offset)
 {
 	struct meta m;
 	cfg own;
-	int rc;
+	int rc = conf_begin(t, &own, &m);
 
-	pthread_mutex_lock(&t->append_mu);
-	pthread_mutex_lock(&t->mu);
-	m = meta_of(t);
-	own = t->own;
-	pthread_mutex_unlock(&t->mu);
 	m.clean_offset = offset;
-	rc = t->deleted ? -ENOENT : write_conf(t->dirfd, &own, &m);
-	if (rc == 0) {
-		pthread_mutex_lock(&t->mu);
-		t->clean_offset = offset;
-		pthread_mutex_unlock(&t->mu);
-	}
-	pthread_mutex_unlock(&t->append_mu);
-	return rc;
+	return conf_commit(t, rc, &own, &m);
 }
