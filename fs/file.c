@@ -10,6 +10,13 @@
 ** position jumps ahead); the reader's file offset then trails the real
 ** position, which is why sequential reads are recognised by f->expect and
 ** not by cur_pos(). A reader never sees a gap, a torn record or zeros.
+** After two full reads in a row at the expected offset, a readahead window
+** (readahead.h) takes over the cursor: a worker thread reads on ahead while
+** the reader's replies travel, and reads at the window's offset are
+** answered from it without a copy. A read anywhere else stops the window
+** (the cursor is then where the window had filled to, f->expect) and
+** seeks; a window that ran dry (the end for now, or an error) hands the
+** cursor back, and the reader's own read meets the end or the error.
 **
 ** WRITING. The complete lines of one write, after whatever partial line
 ** the file had pending, go to the topic in ONE topic_append call, so they
@@ -35,14 +42,17 @@
 #include "../core/cursor.h"
 #include "../core/topic.h"
 #include "log.h"
+#include "readahead.h"
 
 struct tfs_file {
 	tfs_inode *in; /* a reference of the file's own */
 
 	pthread_mutex_t lock; /* protects everything below */
-	cursor *cur;	      /* NULL until needed */
+	cursor *cur;	      /* NULL until needed; the window's while it fills */
 	consumer *con;	      /* CONSUMER files: the shared position */
 	uint64_t expect;      /* file offset right after the previous read */
+	unsigned full_reads;  /* full reads in a row, each at expect */
+	ra_window *ra;	      /* reads ahead once reads are sequential */
 	char *pending;	      /* the partial line the writes left */
 	size_t pending_len;   /* <= max.message.bytes when it was checked */
 	size_t pending_cap;
@@ -57,7 +67,13 @@ struct tfs_file {
 struct tfs_files {
 	pthread_mutex_t mutex;
 	tfs_file *head; /* protected by mutex */
+	ra_pool *pool;	/* the readahead threads */
 };
+
+/* Threads reading ahead for the mount's sequential readers. */
+#define READAHEAD_THREADS 2
+
+static ssize_t fill_from_cursor(void *src, void *buf, size_t len);
 
 /* "TOPIC/log" style name of f, for messages. */
 static void file_label(const tfs_file *f, char *buf, size_t len)
@@ -90,6 +106,12 @@ int tfs_files_new(tfs_files **out)
 		free(fs);
 		return -ENOMEM;
 	}
+	int rc = ra_pool_new(READAHEAD_THREADS, &fs->pool);
+	if (rc < 0) {
+		pthread_mutex_destroy(&fs->mutex);
+		free(fs);
+		return rc;
+	}
 	*out = fs;
 	return 0;
 }
@@ -98,6 +120,7 @@ void tfs_files_free(tfs_files *fs, tfs_itable *tb)
 {
 	while (fs->head != NULL)
 		tfs_file_close(fs, tb, fs->head);
+	ra_pool_free(fs->pool);
 	pthread_mutex_destroy(&fs->mutex);
 	free(fs);
 }
@@ -130,7 +153,13 @@ int tfs_file_open(tfs_files *fs, tfs_itable *tb, tfs_inode *in, int flags,
 	} else {
 		rc = 0;
 	}
+	/* Not for consumers: each of their reads has an effect. */
+	if (rc == 0 && f->con == NULL)
+		rc = ra_window_new(fs->pool, fill_from_cursor, f, &f->ra);
 	if (rc < 0) {
+		cur_close(f->cur);
+		if (f->con != NULL)
+			consumer_close(f->con);
 		pthread_mutex_destroy(&f->lock);
 		free(f);
 		return rc;
@@ -153,38 +182,143 @@ tfs_inode *tfs_file_inode(const tfs_file *f)
 	return f->in;
 }
 
-ssize_t tfs_file_read(tfs_file *f, void *buf, size_t size, uint64_t off)
+/* ---- reading ---- */
+
+static pthread_key_t rbuf_key;
+static pthread_once_t rbuf_once = PTHREAD_ONCE_INIT;
+
+struct rbuf {
+	size_t cap;
+	char data[];
+};
+
+static void rbuf_key_init(void)
 {
-	uint64_t base;
+	pthread_key_create(&rbuf_key, free);
+}
+
+/* The calling thread's reply buffer, of at least size bytes; NULL when
+** there is no memory. Freed when the thread exits. */
+static char *read_buffer(size_t size)
+{
+	struct rbuf *b;
+
+	pthread_once(&rbuf_once, rbuf_key_init);
+	b = pthread_getspecific(rbuf_key);
+	if (b == NULL || b->cap < size) {
+		struct rbuf *nb = malloc(sizeof(*nb) + (size ? size : 1));
+
+		if (nb == NULL)
+			return NULL;
+		nb->cap = size;
+		free(b);
+		pthread_setspecific(rbuf_key, nb);
+		b = nb;
+	}
+	return b->data;
+}
+
+/* Read len bytes (fewer at the end for now, or before an error) from the
+** cursor: the source of the file's readahead window. */
+static ssize_t fill_from_cursor(void *src, void *buf, size_t len)
+{
+	tfs_file *f = src;
 	size_t done = 0;
 	ssize_t n = 0;
-	int rc;
 
-	if (f->con != NULL) { /* its own position: the file offset means nothing */
-		n = consumer_read(f->con, buf, size);
-		if (n > 0) {
-			pthread_mutex_lock(&f->in->lock);
-			f->in->delivered += (uint64_t)n; /* counts in its size */
-			pthread_mutex_unlock(&f->in->lock);
-		}
-		return n;
+	while (done < len) {
+		n = cur_read(f->cur, (char *)buf + done, len - done);
+		if (n <= 0)
+			break;
+		done += (size_t)n;
 	}
+	return done > 0 ? (ssize_t)done : n;
+}
+
+static int reply_bytes(tfs_reply_fn reply, void *req, const void *buf, size_t n)
+{
+	struct iovec iov = { .iov_base = (void *)buf, .iov_len = n };
+
+	return reply(req, &iov, 1);
+}
+
+static int consumer_file_read(tfs_file *f, size_t size, tfs_reply_fn reply, void *req)
+{
+	char *buf = read_buffer(size);
+	ssize_t n;
+
+	if (buf == NULL)
+		return -ENOMEM;
+	n = consumer_read(f->con, buf, size);
+	if (n < 0)
+		return (int)n;
+	if (n > 0) {
+		pthread_mutex_lock(&f->in->lock);
+		f->in->delivered += (uint64_t)n; /* counts in its size */
+		pthread_mutex_unlock(&f->in->lock);
+	}
+	reply_bytes(reply, req, buf, (size_t)n);
+	return 0;
+}
+
+int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, void *req)
+{
+	struct iovec iov[2];
+	uint64_t base, end, pos;
+	size_t done = 0;
+	ssize_t n = 0;
+	char *buf;
+	int rc, niov;
+
+	if (f->con != NULL) /* its own position: the file offset means nothing */
+		return consumer_file_read(f, size, reply, req);
 	rc = tfs_inode_base(f->in, &base);
-	if (rc == -EAGAIN)
-		return 0; /* TOPIC/N before record N exists: empty for now */
+	if (rc == -EAGAIN) { /* TOPIC/N before record N exists: empty for now */
+		reply_bytes(reply, req, "", 0);
+		return 0;
+	}
 	if (rc < 0)
 		return rc;
 
 	pthread_mutex_lock(&f->lock);
+	if ((buf = read_buffer(size)) == NULL) {
+		rc = -ENOMEM;
+		goto out;
+	}
+	n = ra_take(f->ra, off, size, iov, &niov);
+	if (n == (ssize_t)size) {
+		reply(req, iov, niov);
+		ra_consume(f->ra, (size_t)n);
+		f->expect = off + (uint64_t)n;
+		pthread_mutex_unlock(&f->lock);
+		return 0;
+	}
+	if (n > 0) {
+		/* The window's last bytes, and the rest from the cursor. */
+		memcpy(buf, iov[0].iov_base, iov[0].iov_len);
+		if (niov == 2)
+			memcpy(buf + iov[0].iov_len, iov[1].iov_base, iov[1].iov_len);
+		ra_consume(f->ra, (size_t)n);
+		done = (size_t)n;
+	}
+	if (n == RA_EMPTY)
+		f->expect = off; /* where the window ran dry */
+	else if (ra_stop(f->ra, &end))
+		f->expect = end; /* where the cursor is: off + done after a partial */
+	pos = off + done;
+
 	if (f->cur == NULL) {
-		rc = cur_open(f->in->t, base + off, &f->cur);
+		rc = cur_open(f->in->t, base + pos, &f->cur);
 		if (rc < 0)
 			goto out;
-	} else if (off != f->expect) {
-		cur_seek(f->cur, base + off);
+		f->expect = pos;
+	} else if (pos != f->expect) {
+		cur_seek(f->cur, base + pos);
+		f->full_reads = 0;
 	}
+	n = 0;
 	while (done < size) {
-		n = cur_read(f->cur, (char *)buf + done, size - done);
+		n = cur_read(f->cur, buf + done, size - done);
 		if (n <= 0)
 			break;
 		done += (size_t)n;
@@ -193,14 +327,19 @@ ssize_t tfs_file_read(tfs_file *f, void *buf, size_t size, uint64_t off)
 		/* Report the error; bytes read before it are returned first,
 		** and the next read meets the error again. */
 		rc = (int)n;
-		f->expect = off;
+		f->expect = pos;
+		f->full_reads = 0;
 		goto out;
 	}
 	f->expect = off + done;
+	f->full_reads = done == size && size > 0 ? f->full_reads + 1 : 0;
+	if (f->full_reads >= 2)
+		ra_start(f->ra, f->expect); /* the cursor is the window's now */
+	reply_bytes(reply, req, buf, done);
 	rc = 0;
 out:
 	pthread_mutex_unlock(&f->lock);
-	return rc < 0 ? rc : (ssize_t)done;
+	return rc;
 }
 
 /* Make room for len pending bytes. 0 or -ENOMEM (pending unchanged). */
@@ -428,6 +567,7 @@ void tfs_file_close(tfs_files *fs, tfs_itable *tb, tfs_file *f)
 				label, f->pending_len, strerror(-rc));
 		}
 	}
+	ra_window_free(f->ra); /* first: its worker may be using the cursor */
 	if (f->cur != NULL)
 		cur_close(f->cur);
 	if (f->con != NULL)

@@ -4,9 +4,10 @@
 **
 ** Each open() gets a tfs_file: a cursor for its reads (opened at the first
 ** read, or at open for a segment file), the file offset its next
-** sequential read is expected at, and the partial line its writes left
-** pending. A tfs_file holds a reference on its inode. Calls on one file are
-** serialised by the file's own mutex; files are independent of each other.
+** sequential read is expected at, a readahead window once it reads
+** sequentially, and the partial line its writes left pending. A tfs_file
+** holds a reference on its inode. Calls on one file are serialised by the
+** file's own mutex; files are independent of each other.
 **
 ** Functions return 0 (or a byte count) or a negative errno.
 */
@@ -16,6 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 #include "inode.h"
 
@@ -43,13 +45,17 @@ int tfs_file_open(tfs_files *fs, tfs_itable *tb, tfs_inode *in, int flags,
 /* The file's inode (valid while the file is open). */
 tfs_inode *tfs_file_inode(const tfs_file *f);
 
+/* Delivers the bytes of a read; they are valid only during the call. */
+typedef int (*tfs_reply_fn)(void *req, const struct iovec *iov, int count);
+
 /*
-** Read up to size bytes at file offset off into buf. Returns the number of
-** bytes (0: nothing more for now), -EIO when a stored record fails its
-** check, or another negative errno.
+** Read up to size bytes at file offset off and hand them to reply(req, ...)
+** (0 bytes: nothing more for now). Returns 0 once reply was called, or,
+** without calling it, -EIO when a stored record fails its check or another
+** negative errno. A file read front to back is read ahead in the
+** background (see readahead.h), so most reads find their bytes ready.
 */
-ssize_t tfs_file_read(tfs_file *f, void *buf /* OUT */, size_t size,
-		      uint64_t off);
+int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, void *req);
 
 /*
 ** Append the complete lines of buf, after the pending partial line, as one

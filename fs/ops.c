@@ -1058,24 +1058,20 @@ static void tfs_op_open(fuse_req_t req, fuse_ino_t ino,
 		tfs_file_close(fs->files, fs->inodes, file_of(fi));
 }
 
+static int reply_iov(void *req, const struct iovec *iov, int count)
+{
+	return fuse_reply_iov(req, iov, count);
+}
+
 static void tfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
-	char *buf;
-	ssize_t n;
+	int rc;
 
 	(void)ino;
-	buf = malloc(size ? size : 1);
-	if (buf == NULL) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	n = tfs_file_read(file_of(fi), buf, size, (uint64_t)off);
-	if (n < 0)
-		fuse_reply_err(req, (int)-n);
-	else
-		fuse_reply_buf(req, buf, (size_t)n);
-	free(buf);
+	rc = tfs_file_read(file_of(fi), size, (uint64_t)off, reply_iov, req);
+	if (rc < 0)
+		fuse_reply_err(req, -rc);
 }
 
 static void tfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
