@@ -29,7 +29,8 @@
 **      and times; runs of them with nothing removed between are merged
 **      into timed batches (record.c).
 **   5. Compression: sealed segments not stored as compression.type says
-**      are rewritten (zstd frames, or plain), their batches merged too.
+**      are rewritten (zstd frames, or plain), their batches merged too;
+**      zstd waits for a pause in the topic's appends (compression_step).
 **
 ** LOCKS. Sealed segments never change in place, so they are read and their
 ** replacements written with no topic lock held; only the swap in the
@@ -463,20 +464,43 @@ out:
 	return rc;
 }
 
-static int compression_step(topic *t, const cfg *c, const atomic_int *stop)
+/*
+** Compressing a segment at zstd's level 6 takes a core for a second per
+** 60 MB or so; on a small machine that is the CPU a burst of appends is
+** using. So a sealed segment waits until its topic has had no append for
+** COMPRESS_QUIET_MS, or until its newest record is COMPRESS_LAG_MS old:
+** a burst runs at full speed and its segments are compressed right after
+** it; a writer that never pauses shares the CPU with compression after
+** the lag. Plain rewrites (compression.type=none) do not wait.
+*/
+#define COMPRESS_QUIET_MS 1000
+#define COMPRESS_LAG_MS 10000
+
+static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_int *stop)
 {
 	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
 	struct keep all = {.c = c};
+	int64_t last_append;
 	seg **v;
 	size_t n;
 	int rc;
 
 	if ((rc = topic_sealed_segments(t, &v, &n)) < 0)
 		return rc;
+	pthread_mutex_lock(&t->mu);
+	last_append = t->last_ts_ms;
+	pthread_mutex_unlock(&t->mu);
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
 		uint64_t r;
 		if (v[i]->compressed == want_z)
 			continue;
+		if (want_z && now - last_append < COMPRESS_QUIET_MS) {
+			pthread_mutex_lock(&t->mu);
+			int64_t newest = v[i]->max_ts_ms;
+			pthread_mutex_unlock(&t->mu);
+			if (now - newest < COMPRESS_LAG_MS)
+				break; /* and so are the segments after it */
+		}
 		if ((rc = rewrite_segment(t, v[i], &all, c, &r)) < 0 && rc != -ENOENT)
 			break;
 		rc = 0;
@@ -514,7 +538,7 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 		rc = r;
 	if (!(stop && atomic_load(stop)) && (r = compaction_step(t, &c, now, 0, stop)) < 0 && !rc)
 		rc = r;
-	if (!(stop && atomic_load(stop)) && (r = compression_step(t, &c, stop)) < 0 && !rc)
+	if (!(stop && atomic_load(stop)) && (r = compression_step(t, &c, now, stop)) < 0 && !rc)
 		rc = r;
 	return rc;
 }

@@ -929,6 +929,57 @@ static int count_occurrences(const char *hay, const char *needle)
 	return n;
 }
 
+
+/*
+** Compression waits for a pause in a topic's appends, but not forever: a
+** writer that never pauses (a line every 5 ms here) has its sealed
+** segments compressed once their newest records are 10 s old, while it
+** goes on writing; and the log reads back whole.
+*/
+Test(maintenance, compression_during_endless_appends)
+{
+	struct m_seg *segs = calloc(M_MAX_SEGS, sizeof *segs);
+	struct h_buf want = { 0 };
+	int64_t start, deadline;
+	bool compressed = false;
+	size_t len;
+	char *got;
+	int fd, i = 0;
+
+	h_mount("segment.bytes=16384,maintenance.interval.ms=100");
+	make_topic("t");
+	fd = open_log("t");
+	start = h_now_ms();
+	deadline = start + 30000;
+	while (!compressed && h_now_ms() < deadline) {
+		char line[128];
+		int n = snprintf(line, sizeof line, "%06d GET /endless/%d HTTP/1.1 200 %d\n", i, i % 97,
+				 i * 7 % 5000);
+
+		cr_assert_eq(write(fd, line, (size_t)n), n, "write: %s", strerror(errno));
+		h_buf_add(&want, line, (size_t)n);
+		i++;
+		h_sleep_ms(5);
+		if (i % 100 == 0) {
+			size_t k = m_disk_segments("t", segs);
+
+			for (size_t j = 0; j + 1 < k; j++)
+				compressed |= (segs[j].flags & M_SEG_FLAG_ZSTD) != 0;
+		}
+	}
+	close_mnt(fd);
+	cr_assert(compressed, "no sealed segment was compressed in 30 s of appends");
+	cr_assert(h_now_ms() - start >= 9000,
+		  "compressed after %lld ms of appends without a pause, before the 10 s lag",
+		  (long long)(h_now_ms() - start));
+	got = h_read_file(h_mnt("t/log"), &len);
+	cr_assert(got != NULL);
+	H_ASSERT_BYTES(got, len, want.p, want.len, "t/log after compression under appends");
+	free(got);
+	h_buf_free(&want);
+	free(segs);
+}
+
 /*
 ** 20 rounds of: append 1,500 keyed records (and some without a key) in
 ** writes of 1-10 lines, let the thread (every 5 ms, 2 KiB segments, compact

@@ -192,7 +192,8 @@ Test(maint, compression_of_sealed_segments)
 	}
 
 	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
-	cr_assert_eq(maint_pass(s, io_now_ms()), 0);
+	/* A pass once the topic has been quiet for a second (see the next test). */
+	cr_assert_eq(maint_pass(s, io_now_ms() + 1000), 0);
 	{
 		cursor *c;
 		cur_record rec;
@@ -352,4 +353,54 @@ Test(maint, interrupted_rewrite_is_rolled_back)
 	topic_unref(t);
 	tu_close(s);
 	tu_log_free(&l);
+}
+
+/* The number of t's sealed segments stored as zstd frames. */
+static size_t compressed_segments(topic *t)
+{
+	topic_segment *v;
+	size_t n, z = 0;
+
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	for (size_t i = 0; i + 1 < n; i++)
+		z += v[i].compressed != 0;
+	free(v);
+	return z;
+}
+
+/*
+** Compression waits for a pause in the appends: a pass while records keep
+** arriving leaves fresh sealed segments plain; a pass once the topic has
+** been quiet for a second compresses them. (That a writer that never
+** pauses gets its segments compressed after the lag is shown by a test
+** that mounts: test_maintenance.c, compression_during_endless_appends.)
+*/
+Test(maint, compression_waits_for_a_pause)
+{
+	cfg d;
+
+	tu_cfg_plain(&d, 64 << 10);
+	tu_cfg_set(&d, CFG_COMPRESSION_TYPE, "zstd");
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "z");
+	for (int i = 0; i < 3000; i++) {
+		char line[100];
+		int n = snprintf(line, sizeof line, "line %d of a burst that fills a few segments\n", i);
+		tu_append(t, line, (size_t)n, UINT64_MAX);
+	}
+	cr_assert_eq(topic_roll(t), 0);
+	int64_t now = io_now_ms();
+	topic_segment *v;
+	size_t n;
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	free(v);
+	cr_assert_geq(n, 3, "the burst should have rolled segments");
+
+	cr_assert_eq(maint_pass(s, now + 500), 0);
+	cr_assert_eq(compressed_segments(t), 0, "compressed during the burst");
+	cr_assert_eq(maint_pass(s, now + 1000), 0);
+	cr_assert_eq(compressed_segments(t), n - 1, "not compressed after a pause of a second");
+
+	topic_unref(t);
+	tu_close(s);
 }
