@@ -15,6 +15,7 @@
 */
 #include <errno.h>
 #include <limits.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -267,6 +268,23 @@ static void raise_nofile_limit(void)
 	}
 }
 
+/*
+** The daemon runs for months and allocates two kinds of memory: small state
+** that lives as long as its segment (a struct and a few index entries),
+** and large buffers that come and go with each batch, frame, rewrite or
+** readahead window. glibc serves large blocks from the heap once it has
+** seen such a block freed (its mmap threshold rises), and there they leave
+** holes that small state then pins, so the peak grows with the data that
+** went through; it also gives each thread an arena of its own. A fixed
+** threshold keeps every large buffer in a mapping of its own, given back
+** when freed, and two arenas serve threads that mostly wait on FUSE.
+*/
+static void tune_malloc(void)
+{
+	mallopt(M_MMAP_THRESHOLD, 128 * 1024);
+	mallopt(M_ARENA_MAX, 2);
+}
+
 /* "/dev/fd/N": mount.fuse3 -o drop_privileges opens /dev/fuse itself and
 ** passes its descriptor so; libfuse mounts nothing then, it takes the fd. */
 static int is_fuse_fd_path(const char *path)
@@ -310,6 +328,7 @@ int main(int argc, char *argv[])
 
 	parse_args(argc, argv, &o);
 	raise_nofile_limit();
+	tune_malloc();
 
 	mountpoint = is_fuse_fd_path(o.mountpoint) ? strdup(o.mountpoint)
 						   : realpath(o.mountpoint, NULL);
