@@ -44,6 +44,18 @@ static void append(const char *topic, const char *p, size_t len)
 	close(fd);
 }
 
+/* Mount with OPTS and make topic t holding about MB MiB of lines from SEED
+** (the same lines every time), which go to WANT. */
+static void make_t(const char *opts, uint64_t seed, size_t mb, struct h_rng *rng,
+		   struct h_buf *want)
+{
+	h_rng_seed(rng, seed);
+	h_mount(opts);
+	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
+	make_lines(want, rng, mb);
+	append("t", want->p, want->len);
+}
+
 /* Read exactly what a plain file would give: len bytes at off (fewer at
 ** the end), checked against want. */
 static size_t check_read(int fd, size_t size, uint64_t off, const struct h_buf *want,
@@ -87,14 +99,12 @@ static void random_walk(const char *compression, uint64_t seed)
 	struct h_buf want = { 0 };
 	struct h_rng rng;
 	uint64_t off = 0;
+	char opts[128];
 	int fd;
 
-	h_rng_seed(&rng, seed);
-	h_mount("segment.bytes=1048576,maintenance.interval.ms=20");
-	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
-	cr_assert(setxattr(h_mnt("t"), "user.compression.type", compression, strlen(compression), 0) == 0);
-	make_lines(&want, &rng, 6);
-	append("t", want.p, want.len);
+	snprintf(opts, sizeof opts, "segment.bytes=1048576,maintenance.interval.ms=20,compression.type=%s",
+		 compression);
+	make_t(opts, seed, 6, &rng, &want);
 	/* Seal the newest segment so that all of them get compressed. */
 	cr_assert(setxattr(h_mnt("t"), "user.segment.ms", "1", 1, 0) == 0);
 	if (strcmp(compression, "zstd") == 0)
@@ -187,11 +197,7 @@ Test(readahead, close_while_reading_ahead)
 	struct h_buf want = { 0 };
 	struct h_rng rng;
 
-	h_rng_seed(&rng, 4);
-	h_mount("compression.type=none");
-	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
-	make_lines(&want, &rng, 4);
-	append("t", want.p, want.len);
+	make_t("compression.type=none", 4, 4, &rng, &want);
 	int keep = open(h_mnt("t/log"), O_RDONLY);
 	cr_assert(keep >= 0);
 	for (int i = 0; i < 300; i++) {
@@ -261,11 +267,7 @@ Test(readahead, many_readers_at_once)
 	pthread_t th[8];
 	struct h_rng rng;
 
-	h_rng_seed(&rng, 5);
-	h_mount("segment.bytes=1048576,maintenance.interval.ms=20");
-	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
-	make_lines(&want, &rng, 6);
-	append("t", want.p, want.len);
+	make_t("segment.bytes=1048576,maintenance.interval.ms=20", 5, 6, &rng, &want);
 	for (int i = 0; i < 8; i++) {
 		args[i] = (struct reader_arg){ .want = &want, .seed = 100 + (uint64_t)i };
 		cr_assert(pthread_create(&th[i], NULL, reader, &args[i]) == 0);
