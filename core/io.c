@@ -5,6 +5,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <limits.h>
 #include <fcntl.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -32,12 +33,8 @@ static int fault_hit(void)
 	return 0;
 }
 
-int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+static int pwrite_loop(int fd, const char *p, size_t len, off_t off)
 {
-	const char *p = buf;
-	int err = fault_hit();
-	if (err)
-		return -err;
 	while (len > 0) {
 		ssize_t n = pwrite(fd, p, len, off);
 		if (n < 0) {
@@ -48,6 +45,47 @@ int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 		p += n;
 		off += n;
 		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
+{
+	int err = fault_hit();
+	if (err)
+		return -err;
+	return pwrite_loop(fd, buf, len, off);
+}
+
+int io_pwritev_all(int fd, const struct iovec *iov, int iovcnt, off_t off)
+{
+	int err = fault_hit();
+	if (err)
+		return -err;
+	while (iovcnt > 0 && iov->iov_len == 0)
+		iov++, iovcnt--;
+	while (iovcnt > 0) {
+		ssize_t n = pwritev(fd, iov, iovcnt > IOV_MAX ? IOV_MAX : iovcnt, off);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -errno;
+		}
+		off += n;
+		/* Whole pieces written are passed over; a piece written in part
+		** goes on from where it stopped, with a plain pwrite. */
+		while (iovcnt > 0 && (size_t)n >= iov->iov_len) {
+			n -= (ssize_t)iov->iov_len;
+			iov++, iovcnt--;
+		}
+		if (iovcnt > 0 && n > 0) {
+			int rc = pwrite_loop(fd, (const char *)iov->iov_base + n,
+					     iov->iov_len - (size_t)n, off);
+			if (rc < 0)
+				return rc;
+			off += (off_t)(iov->iov_len - (size_t)n);
+			iov++, iovcnt--;
+		}
 	}
 	return 0;
 }

@@ -12,10 +12,15 @@
 #include <stdint.h>
 #include <string.h>
 #include <sys/types.h>
+#include <sys/uio.h>
 
 /* Write all len bytes at off. On failure nothing is promised about how
 ** much was written; the caller undoes it (see topic_append). */
 int io_pwrite_all(int fd, const void *buf, size_t len, off_t off);
+
+/* pwritev until all iovcnt pieces of iov are written at off; 0 or -errno.
+** The array is not changed. */
+int io_pwritev_all(int fd, const struct iovec *iov, int iovcnt, off_t off);
 
 /* Read up to len bytes at off; returns the count (short only at end of
 ** file) or -errno. */
@@ -44,8 +49,8 @@ int64_t io_now_ms(void);
 
 /*
 ** Fault injection for tests: after io_fault_arm(n, err), the n-th following
-** write (1 = the next one) through io_pwrite_all fails with -err, having
-** written nothing. io_fault_arm(0, 0) disarms.
+** write (1 = the next one) through io_pwrite_all or io_pwritev_all fails
+** with -err, having written nothing. io_fault_arm(0, 0) disarms.
 */
 void io_fault_arm(int n, int err);
 

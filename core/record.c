@@ -44,6 +44,7 @@
 
 #include <errno.h>
 #include <string.h>
+#include <sys/uio.h>
 
 #include "crc32c.h"
 #include "io.h"
@@ -210,6 +211,22 @@ size_t rec_encode_size(const rec_encoder *e)
 	return e->len + e->tslen;
 }
 
+/* The header fields after the CRC, for a batch of len bytes. */
+static void put_header(unsigned char *h, size_t len, int timed, uint32_t count, uint64_t base_offset,
+		       uint64_t base_bytepos, int64_t first_ts, size_t rendered, int64_t ts_span)
+{
+	io_put32(h + 4, (uint32_t)len);
+	h[8] = REC_MAGIC;
+	h[9] = timed ? REC_ATTR_TIMES : 0;
+	h[10] = h[11] = 0;
+	io_put32(h + 12, count);
+	io_put64(h + 16, base_offset);
+	io_put64(h + 24, base_bytepos);
+	io_put64(h + 32, (uint64_t)first_ts);
+	io_put32(h + 40, (uint32_t)rendered);
+	io_put32(h + 44, (uint32_t)ts_span);
+}
+
 size_t rec_encode_end(rec_encoder *e, uint64_t base_offset, uint64_t base_bytepos,
 		      int64_t timestamp_ms)
 {
@@ -220,16 +237,24 @@ size_t rec_encode_end(rec_encoder *e, uint64_t base_offset, uint64_t base_bytepo
 		memcpy(e->buf + e->len, e->ts, e->tslen);
 	e->len += e->tslen;
 	e->tslen = 0;
-	io_put32(h + 4, (uint32_t)e->len);
-	h[8] = REC_MAGIC;
-	h[9] = e->timed ? REC_ATTR_TIMES : 0;
-	h[10] = h[11] = 0;
-	io_put32(h + 12, e->count);
-	io_put64(h + 16, base_offset);
-	io_put64(h + 24, base_bytepos);
-	io_put64(h + 32, (uint64_t)(e->timed ? e->first_ts : timestamp_ms));
-	io_put32(h + 40, (uint32_t)rendered);
-	io_put32(h + 44, e->timed ? (uint32_t)(e->last_ts - e->first_ts) : 0);
+	put_header(h, e->len, e->timed, e->count, base_offset, base_bytepos,
+		   e->timed ? e->first_ts : timestamp_ms, rendered,
+		   e->timed ? e->last_ts - e->first_ts : 0);
 	io_put32(h, crc32c(0, h + 4, e->len - 4));
 	return e->len;
+}
+
+size_t rec_encode_header(unsigned char *h, const struct iovec *iov, int iovcnt, size_t total,
+			 uint32_t count, uint64_t base_offset, uint64_t base_bytepos,
+			 int64_t timestamp_ms)
+{
+	uint32_t crc;
+
+	put_header(h, REC_HEADER_SIZE + total, 0, count, base_offset, base_bytepos, timestamp_ms,
+		   total, 0);
+	crc = crc32c(0, h + 4, REC_HEADER_SIZE - 4);
+	for (int i = 0; i < iovcnt; i++)
+		crc = crc32c(crc, iov[i].iov_base, iov[i].iov_len);
+	io_put32(h, crc);
+	return REC_HEADER_SIZE + total;
 }

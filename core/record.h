@@ -10,6 +10,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 #define REC_HEADER_SIZE 48
 #define REC_MAGIC 1
@@ -114,5 +115,15 @@ size_t rec_encode_size(const rec_encoder *e);
 ** the batch's time (a timed batch uses its first record's). */
 size_t rec_encode_end(rec_encoder *e, uint64_t base_offset, uint64_t base_bytepos,
 		      int64_t timestamp_ms);
+
+/*
+** The header of an untimed batch whose text is the iovcnt pieces of iov
+** (total bytes, count complete lines), into h (REC_HEADER_SIZE bytes), CRC
+** included: h followed by the pieces is the batch, ready for one pwritev.
+** Returns the batch's length.
+*/
+size_t rec_encode_header(unsigned char *h, const struct iovec *iov, int iovcnt, size_t total,
+			 uint32_t count, uint64_t base_offset, uint64_t base_bytepos,
+			 int64_t timestamp_ms);
 
 #endif

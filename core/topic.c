@@ -43,64 +43,6 @@
 #include "segment.h"
 
 #define CONF_NAME "topic.conf"
-#define WBUF_KEEP (256u << 10) /* a larger append buffer is freed after use */
-
-/*
-** The buffer a batch is encoded in belongs to the appending thread, not to
-** the topic: a mount with a thousand topics needs as many buffers as it has
-** threads, not as it has topics.
-*/
-struct wbuf {
-	unsigned char *p;
-	size_t cap;
-};
-static pthread_key_t wbuf_key;
-static pthread_once_t wbuf_once = PTHREAD_ONCE_INIT;
-
-static void wbuf_free(void *arg)
-{
-	struct wbuf *w = arg;
-	free(w->p);
-	free(w);
-}
-
-static void wbuf_init(void)
-{
-	pthread_key_create(&wbuf_key, wbuf_free);
-}
-
-/* This thread's buffer of at least n bytes, or NULL. */
-static struct wbuf *wbuf_get(size_t n)
-{
-	struct wbuf *w;
-
-	pthread_once(&wbuf_once, wbuf_init);
-	w = pthread_getspecific(wbuf_key);
-	if (!w) {
-		if (!(w = calloc(1, sizeof *w)) || pthread_setspecific(wbuf_key, w) != 0) {
-			free(w);
-			return NULL;
-		}
-	}
-	if (n > w->cap) {
-		free(w->p);
-		w->cap = 0;
-		if (!(w->p = malloc(n)))
-			return NULL;
-		w->cap = n;
-	}
-	return w;
-}
-
-/* Give back what a large batch took. */
-static void wbuf_trim(struct wbuf *w)
-{
-	if (w && w->cap > WBUF_KEEP) {
-		free(w->p);
-		w->p = NULL;
-		w->cap = 0;
-	}
-}
 
 /* ---- topic.conf ---- */
 
@@ -558,9 +500,8 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	struct line_iter it = {iov, iovcnt, 0, 0};
 	size_t total = 0, enc, count = 0;
 	int64_t max_msg, seg_bytes, seg_ms, now = io_now_ms();
-	unsigned char *buf;
-	struct wbuf *wb = NULL;
-	rec_encoder e;
+	unsigned char head[REC_HEADER_SIZE];
+	struct iovec wv_small[8], *wv = wv_small;
 	seg *s;
 	int rc = 0, last_nl = 0;
 
@@ -611,21 +552,21 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 			s = t->segs[t->nsegs - 1];
 	}
 
-	if (!(wb = wbuf_get(enc))) {
+	/* The batch's text is the bytes written, as they are: the header and
+	** the caller's pieces go out in one pwritev, with no copy. */
+	if (iovcnt >= (int)(sizeof(wv_small) / sizeof(wv_small[0])) &&
+	    !(wv = malloc((size_t)(iovcnt + 1) * sizeof *wv))) {
 		rc = -ENOMEM;
 		goto out;
 	}
-	buf = wb->p;
-	/* The batch's text is the bytes written, as they are. */
-	rec_encode_begin(&e, buf);
-	for (int i = 0; i < iovcnt; i++)
-		rec_encode_text(&e, iov[i].iov_base, iov[i].iov_len,
-				i == iovcnt - 1 ? (uint32_t)count : 0);
 	if (now < t->last_ts_ms)
 		now = t->last_ts_ms;
-	size_t blen = rec_encode_end(&e, s->end_offset, s->end_bytepos, now);
-
-	rc = io_pwrite_all(s->fd, buf, blen, (off_t)s->size);
+	size_t blen = rec_encode_header(head, iov, iovcnt, total, (uint32_t)count, s->end_offset,
+					s->end_bytepos, now);
+	wv[0].iov_base = head;
+	wv[0].iov_len = REC_HEADER_SIZE;
+	memcpy(wv + 1, iov, (size_t)iovcnt * sizeof *iov);
+	rc = io_pwritev_all(s->fd, wv, iovcnt + 1, (off_t)s->size);
 	if (rc < 0) {
 		log_error("topic %s: append of %zu records failed: %s", t->name, count, strerror(-rc));
 		if (ftruncate(s->fd, (off_t)s->size) < 0)
@@ -652,7 +593,8 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	t->last_ts_ms = now;
 	pthread_mutex_unlock(&t->mu);
 out:
-	wbuf_trim(wb);
+	if (wv != wv_small)
+		free(wv);
 	pthread_mutex_unlock(&t->append_mu);
 	return rc;
 }
