@@ -118,14 +118,8 @@ static void check_segments(topic *t, const tu_log *l, int whole)
 		cr_assert_eq(rc, 0, "cur_open_segment(%" PRIu64 ") = %d",
 			     seg[i].base_offset, rc);
 		cr_assert_eq(cur_pos(c), seg[i].base_bytepos);
-		for (;;) {
-			tu_buf_reserve(&all, 65536);
-			ssize_t got = cur_read(c, all.p + all.len, 65536);
-			cr_assert_geq(got, 0, "confined cur_read = %zd", got);
-			if (got == 0)
-				break;
-			all.len += (size_t)got;
-		}
+		rc = tu_cur_drain(c, 65536, &all);
+		cr_assert_eq(rc, 0, "confined cur_read = %d", rc);
 		cur_close(c);
 		tu_assert_bytes("segment read by a confined cursor",
 				all.p + before, all.len - before,

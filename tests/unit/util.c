@@ -430,6 +430,21 @@ uint64_t tu_append_batch(topic *t, tu_rng *r, tu_log *l, unsigned lines,
 	return want;
 }
 
+int tu_cur_drain(cursor *c, size_t chunk, tu_buf *out)
+{
+	for (;;) {
+		tu_buf_reserve(out, chunk);
+		ssize_t got = cur_read(c, out->p + out->len, chunk);
+		if (got < 0)
+			return (int)got;
+		if (got == 0)
+			return 0;
+		if ((size_t)got > chunk)
+			return -ERANGE;
+		out->len += (size_t)got;
+	}
+}
+
 int tu_read_from(topic *t, uint64_t from, size_t chunk, tu_buf *out)
 {
 	cursor *c = NULL;
@@ -437,21 +452,7 @@ int tu_read_from(topic *t, uint64_t from, size_t chunk, tu_buf *out)
 
 	if (rc != 0)
 		return rc;
-	for (;;) {
-		tu_buf_reserve(out, chunk);
-		ssize_t got = cur_read(c, out->p + out->len, chunk);
-		if (got < 0) {
-			rc = (int)got;
-			break;
-		}
-		if (got == 0)
-			break;
-		if ((size_t)got > chunk) {
-			rc = -ERANGE;
-			break;
-		}
-		out->len += (size_t)got;
-	}
+	rc = tu_cur_drain(c, chunk, out);
 	cur_close(c);
 	return rc;
 }

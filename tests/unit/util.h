@@ -130,6 +130,10 @@ uint64_t tu_append_batch(topic *t, tu_rng *r, tu_log *l, unsigned lines,
 */
 int tu_read_from(topic *t, uint64_t from, size_t chunk, tu_buf *out);
 
+/* The same with cursor c, from where it stands (-ERANGE if a read returns
+** more than chunk bytes). */
+int tu_cur_drain(cursor *c, size_t chunk, tu_buf *out);
+
 /* Assert the whole retained log equals l (by cur_read from 0 and by a
 ** cur_next walk), and that topic_get_info agrees with l. */
 void tu_assert_log(topic *t, const tu_log *l);
