@@ -281,10 +281,6 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		return rc;
 
 	pthread_mutex_lock(&f->lock);
-	if ((buf = read_buffer(size)) == NULL) {
-		rc = -ENOMEM;
-		goto out;
-	}
 	n = ra_take(f->ra, off, size, iov, &niov);
 	if (n == (ssize_t)size) {
 		reply(req, iov, niov);
@@ -292,6 +288,10 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		f->expect = off + (uint64_t)n;
 		pthread_mutex_unlock(&f->lock);
 		return 0;
+	}
+	if ((buf = read_buffer(size)) == NULL) {
+		rc = -ENOMEM; /* the window, if any, stays as it was */
+		goto out;
 	}
 	if (n > 0) {
 		/* The window's last bytes, and the rest from the cursor. */

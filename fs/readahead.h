@@ -58,8 +58,9 @@ void ra_start(ra_window *w, uint64_t start);
 ** most two parts) at up to size bytes in the window and returns their
 ** count. Fewer than size means the window is idle (run dry, or full): the
 ** caller may read the rest from the source itself, and must then ra_stop()
-** the window. The bytes stay valid until ra_consume(), which must follow
-** (the caller serialises its reads). Returns RA_MISS or RA_EMPTY otherwise.
+** the window. The bytes stay in the window, valid, until ra_consume()
+** drops them (or ra_stop()); the caller serialises its reads. Returns
+** RA_MISS or RA_EMPTY otherwise.
 */
 ssize_t ra_take(ra_window *w, uint64_t off, size_t size, struct iovec iov[2], int *niov);
 
