@@ -789,6 +789,40 @@ Test(powerloss, torn_header_of_unsynced_newest_segment)
 	free(segs);
 }
 
+/* Topic u, 100 short lines (into OTHER): a topic the damage must not touch. */
+static void make_other_topic(struct h_buf *other)
+{
+	cr_assert(mkdir(h_mnt("u"), 0755) == 0);
+	for (int k = 0; k < 100; k++)
+		h_buf_printf(other, "line %d of topic u\n", k);
+	r_append("u", other->p);
+}
+
+/* Flip a random byte of the header of t's segment BASE (unmounted);
+** returns which byte. */
+static int flip_header_byte(uint64_t base, struct h_rng *rng)
+{
+	size_t flen;
+	unsigned char *f = slurp(seg_path(base, "log"), &flen);
+	int at = (int)h_rng_below(rng, SEG_HDR);
+
+	f[at] ^= (unsigned char)(1 + h_rng_below(rng, 255));
+	put_file(seg_path(base, "log"), f, flen);
+	free(f);
+	return at;
+}
+
+/* u/log reads back exactly OTHER. */
+static void check_other_topic(const struct h_buf *other)
+{
+	size_t len;
+	char *got = h_read_file(h_mnt("u/log"), &len);
+
+	cr_assert(got != NULL, "read u/log: %s", strerror(errno));
+	H_ASSERT_BYTES(got, len, other->p, other->len, "another topic than the damaged one");
+	free(got);
+}
+
 /*
 ** A byte flipped in the header of an old sealed segment (bit rot, or a bad
 ** sector). The header is not a record, but the same rule should hold: the
@@ -804,8 +838,7 @@ Test(powerloss, bitflip_in_sealed_segment_header)
 	struct dseg *segs = calloc(MAX_SEGS, sizeof *segs);
 	struct h_buf want = { 0 }, other = { 0 };
 	struct h_rng rng;
-	size_t n, len, i, flen;
-	unsigned char *f;
+	size_t n, len, i;
 	char *got;
 	int err, at;
 
@@ -813,24 +846,14 @@ Test(powerloss, bitflip_in_sealed_segment_header)
 	h_mount("segment.bytes=4096,compression.type=none");
 	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
 	fill(&want, &rng);
-	cr_assert(mkdir(h_mnt("u"), 0755) == 0);
-	for (int k = 0; k < 100; k++)
-		h_buf_printf(&other, "line %d of topic u\n", k);
-	r_append("u", other.p);
+	make_other_topic(&other);
 	h_umount();
 	n = disk_segments(segs);
 	i = n / 2;
-	f = slurp(seg_path(segs[i].base, "log"), &flen);
-	at = (int)h_rng_below(&rng, SEG_HDR);
-	f[at] ^= (unsigned char)(1 + h_rng_below(&rng, 255));
-	put_file(seg_path(segs[i].base, "log"), f, flen);
-	free(f);
+	at = flip_header_byte(segs[i].base, &rng);
 
 	h_mount(H.opts);
-	got = h_read_file(h_mnt("u/log"), &len);
-	cr_assert(got != NULL, "read u/log: %s", strerror(errno));
-	H_ASSERT_BYTES(got, len, other.p, other.len, "another topic than the damaged one");
-	free(got);
+	check_other_topic(&other);
 	got = r_read_until_error(h_mnt("t/log"), &len, &err);
 	cr_assert(got != NULL, "open t/log: %s", strerror(errno));
 	if (err == 0) {
@@ -867,17 +890,13 @@ Test(powerloss, bitflip_in_oldest_compressed_segment_header)
 	struct dseg *segs = calloc(MAX_SEGS, sizeof *segs);
 	struct h_buf want = { 0 }, other = { 0 };
 	struct h_rng rng;
-	size_t n, len, flen;
-	unsigned char *f;
+	size_t n, len;
 	char *got;
 	int err, at;
 
 	h_rng_seed(&rng, 22);
 	h_mount("segment.bytes=4096,compression.type=zstd,maintenance.interval.ms=20");
-	cr_assert(mkdir(h_mnt("u"), 0755) == 0);
-	for (int k = 0; k < 100; k++)
-		h_buf_printf(&other, "line %d of topic u\n", k);
-	r_append("u", other.p);
+	make_other_topic(&other);
 	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
 	fill(&want, &rng);
 	cr_assert(setxattr(h_mnt("t"), "user.retention.bytes", "60000", 5, 0) == 0);
@@ -889,17 +908,10 @@ Test(powerloss, bitflip_in_oldest_compressed_segment_header)
 	cr_assert(n > 3 && segs[0].base > 0 && segs[0].zstd,
 		  "retention left %zu segments, the oldest at %llu (%scompressed)", n,
 		  (unsigned long long)segs[0].base, segs[0].zstd ? "" : "not ");
-	f = slurp(seg_path(segs[0].base, "log"), &flen);
-	at = (int)h_rng_below(&rng, SEG_HDR);
-	f[at] ^= (unsigned char)(1 + h_rng_below(&rng, 255));
-	put_file(seg_path(segs[0].base, "log"), f, flen);
-	free(f);
+	at = flip_header_byte(segs[0].base, &rng);
 
 	h_mount(H.opts);
-	got = h_read_file(h_mnt("u/log"), &len);
-	cr_assert(got != NULL, "read u/log: %s", strerror(errno));
-	H_ASSERT_BYTES(got, len, other.p, other.len, "another topic than the damaged one");
-	free(got);
+	check_other_topic(&other);
 	got = r_read_until_error(h_mnt("t/log"), &len, &err);
 	cr_assert(got != NULL, "open t/log: %s", strerror(errno));
 	if (err == 0)
