@@ -243,22 +243,3 @@ void m_kill9(void)
 	}
 	cr_assert(!h_is_mounted(H.mnt), "%s still mounted after the daemon was killed", H.mnt);
 }
-
-ssize_t m_pread_full(int fd, void *buf, size_t len, off_t off)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		ssize_t n = pread(fd, (char *)buf + done, len - done, off + (off_t)done);
-
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			return -errno;
-		}
-		if (n == 0)
-			break;
-		done += (size_t)n;
-	}
-	return (ssize_t)done;
-}

@@ -11,6 +11,7 @@
 #define TOPICFS_IT_MAINT_UTIL_H
 
 #include "harness.h"
+#include "../../core/io.h" /* io_pread_all: pread all of LEN bytes, fewer at EOF */
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -80,8 +81,5 @@ bool m_same_file(const struct m_file *f);
 */
 void m_kill9(void);
 
-/* pread() all of LEN bytes at OFF, or fewer at EOF; returns the count or
- * -errno. */
-ssize_t m_pread_full(int fd, void *buf, size_t len, off_t off);
 
 #endif /* TOPICFS_IT_MAINT_UTIL_H */

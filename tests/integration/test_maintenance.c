@@ -438,11 +438,11 @@ Test(maintenance, idle_topic_empties_but_keeps_its_end)
 	/* Byte positions are absolute: byte SIZE is the first new byte, and a
 	 * reader from 0 gets the first retained record. */
 	fd = open_mnt("t/log", O_RDONLY);
-	len = (size_t)m_pread_full(fd, buf, sizeof buf, (off_t)size);
+	len = (size_t)io_pread_all(fd, buf, sizeof buf, (off_t)size);
 	H_ASSERT_BYTES(buf, len, more, strlen(more), "pread of log at the old st_size %lld", size);
-	len = (size_t)m_pread_full(fd, buf, sizeof buf, (off_t)size + 13);
+	len = (size_t)io_pread_all(fd, buf, sizeof buf, (off_t)size + 13);
 	H_ASSERT_BYTES(buf, len, more + 13, strlen(more) - 13, "pread of log at old st_size + 13");
-	len = (size_t)m_pread_full(fd, buf, sizeof buf, 0);
+	len = (size_t)io_pread_all(fd, buf, sizeof buf, 0);
 	H_ASSERT_BYTES(buf, len, more, strlen(more), "pread of log at 0, before the first retained byte");
 	close_mnt(fd);
 	free(segs);
@@ -771,7 +771,7 @@ static void random_reads(const struct lines *l, uint64_t seed)
 		size_t len = 1 + h_rng_below(&rng, k % 3 ? 300 : (uint32_t)sizeof buf);
 		size_t want = pos >= l->all.len ? 0
 			      : pos + len > l->all.len ? l->all.len - pos : len;
-		ssize_t got = m_pread_full(fd, buf, len, (off_t)pos);
+		ssize_t got = io_pread_all(fd, buf, len, (off_t)pos);
 
 		cr_assert(got >= 0, "pread %zu bytes of log at %zu: %s", len, pos, strerror((int)-got));
 		H_ASSERT_BYTES(buf, (size_t)got, l->all.p + pos, want, "pread %zu bytes of log at %zu",
