@@ -357,6 +357,22 @@ uint64_t tu_append(topic *t, const void *buf, size_t len, uint64_t expect_first)
 	return first;
 }
 
+/* LINES random payloads of at most max_len bytes (payload: 65536 bytes of
+** room), each added to batch with its "\n" and to l. */
+static void random_lines(tu_rng *r, tu_log *l, uint64_t lines, size_t max_len, char *payload,
+			 tu_buf *batch)
+{
+	for (uint64_t i = 0; i < lines; i++) {
+		size_t len = tu_payload_len(r);
+		if (len > max_len)
+			len = max_len;
+		tu_fill(r, payload, len);
+		tu_buf_add(batch, payload, len);
+		tu_buf_addc(batch, '\n');
+		tu_log_add(l, payload, len);
+	}
+}
+
 void tu_append_random(topic *t, tu_rng *r, tu_log *l, uint64_t count,
 		      unsigned max_batch, size_t max_len)
 {
@@ -370,15 +386,7 @@ void tu_append_random(topic *t, tu_rng *r, tu_log *l, uint64_t count,
 		if (lines > count)
 			lines = count;
 		batch.len = 0;
-		for (uint64_t i = 0; i < lines; i++) {
-			size_t len = tu_payload_len(r);
-			if (len > max_len)
-				len = max_len;
-			tu_fill(r, payload, len);
-			tu_buf_add(&batch, payload, len);
-			tu_buf_addc(&batch, '\n');
-			tu_log_add(l, payload, len);
-		}
+		random_lines(r, l, lines, max_len, payload, &batch);
 		/* the same bytes as 1..3 iovecs, split anywhere */
 		struct iovec iov[3];
 		int n = 1 + (int)tu_below(r, 3);
@@ -415,15 +423,7 @@ uint64_t tu_append_batch(topic *t, tu_rng *r, tu_log *l, unsigned lines,
 	uint64_t want = l->n;
 
 	cr_assert_not_null(payload);
-	for (unsigned i = 0; i < lines; i++) {
-		size_t len = tu_payload_len(r);
-		if (len > max_len)
-			len = max_len;
-		tu_fill(r, payload, len);
-		tu_buf_add(&batch, payload, len);
-		tu_buf_addc(&batch, '\n');
-		tu_log_add(l, payload, len);
-	}
+	random_lines(r, l, lines, max_len, payload, &batch);
 	tu_append(t, batch.p, batch.len, want);
 	tu_buf_free(&batch);
 	free(payload);
