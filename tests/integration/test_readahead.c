@@ -258,23 +258,25 @@ static void *reader(void *p)
 	return NULL;
 }
 
-/* Eight readers at once, more than the worker threads: each gets its own
-** bytes, whole and in order. */
+/* More readers at once than the worker threads, and more than the windows
+** a mount holds (16, fs/readahead.c): each gets its own bytes, whole and in
+** order, with a window or without one. */
+#define NREADERS 24
 Test(readahead, many_readers_at_once)
 {
 	struct h_buf want = { 0 };
-	struct reader_arg args[8];
-	pthread_t th[8];
+	struct reader_arg args[NREADERS];
+	pthread_t th[NREADERS];
 	struct h_rng rng;
 
 	make_t("segment.bytes=1048576,maintenance.interval.ms=20", 5, 6, &rng, &want);
-	for (int i = 0; i < 8; i++) {
+	for (int i = 0; i < NREADERS; i++) {
 		args[i] = (struct reader_arg){ .want = &want, .seed = 100 + (uint64_t)i };
 		cr_assert(pthread_create(&th[i], NULL, reader, &args[i]) == 0);
 	}
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < NREADERS; i++)
 		pthread_join(th[i], NULL);
-	for (int i = 0; i < 8; i++)
+	for (int i = 0; i < NREADERS; i++)
 		cr_assert(args[i].err[0] == 0, "%s", args[i].err);
 	h_buf_free(&want);
 }
