@@ -42,6 +42,10 @@
 */
 #include "record.h"
 
+#ifdef __SSE2__
+#include <emmintrin.h>
+#endif
+
 #include <errno.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -81,6 +85,29 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out)
 	return 0;
 }
 
+/* The number of "\n" bytes in p[0..n): with SSE2, 16 bytes a step into
+** byte counters that are summed every 255 steps, before they can wrap. */
+static size_t count_newlines(const unsigned char *p, size_t n)
+{
+	size_t i = 0, total = 0;
+#ifdef __SSE2__
+	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
+
+	while (n - i >= 16) {
+		size_t steps = (n - i) / 16 < 255 ? (n - i) / 16 : 255;
+		__m128i acc = zero;
+
+		for (; steps > 0; steps--, i += 16)
+			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
+		acc = _mm_sad_epu8(acc, zero);
+		total += (size_t)_mm_cvtsi128_si64(acc) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
+	}
+#endif
+	for (; i < n; i++)
+		total += p[i] == '\n';
+	return total;
+}
+
 int rec_check(const unsigned char *p, const rec_batch *b)
 {
 	rec_iter it;
@@ -90,6 +117,15 @@ int rec_check(const unsigned char *p, const rec_batch *b)
 
 	if (crc32c(0, p + 4, b->length - 4) != b->crc)
 		return -EBADMSG;
+	if (!(b->attributes & REC_ATTR_TIMES)) {
+		/* count lines ending in "\n", and nothing after the last: what
+		** the walk below checks, at a fraction of its cost (a replay
+		** spent 10% of its time there) */
+		const unsigned char *text = p + REC_HEADER_SIZE;
+		return count_newlines(text, b->rendered) == b->count && text[b->rendered - 1] == '\n'
+			       ? 0
+			       : -EBADMSG;
+	}
 	rec_iter_init(&it, p, b);
 	while (rec_iter_next(&it, &payload, &len))
 		n++;

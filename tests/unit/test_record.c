@@ -1,0 +1,81 @@
+/*
+** test_record.c: rec_check() of untimed batches (core/record.c), which
+** counts the text's newlines 16 bytes at a time, against a plain walk of
+** its lines: for texts of every length around the counting steps (16
+** bytes, 255 steps), with the right count, counts one off, and bytes after
+** the last newline. A batch is accepted exactly when its text is `count`
+** lines, each ending in "\n".
+*/
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <criterion/criterion.h>
+
+#include "../../core/record.h"
+
+TestSuite(record, .timeout = 60);
+
+/* Lines in text[0..n) if it is whole lines ending in "\n", else -1. */
+static long ref_lines(const unsigned char *text, size_t n)
+{
+	long lines = 0;
+
+	for (size_t i = 0; i < n; i++)
+		lines += text[i] == '\n';
+	return n > 0 && text[n - 1] == '\n' ? lines : -1;
+}
+
+/* Encode text as an untimed batch claiming count records and check it:
+** 0, or the error of the header (a count above the text's length) or of
+** rec_check(). */
+static int check(unsigned char *batch, const unsigned char *text, size_t n, uint32_t count)
+{
+	struct iovec iov = {.iov_base = (void *)text, .iov_len = n};
+	rec_batch b;
+	size_t len = rec_encode_header(batch, &iov, 1, n, count, 7, 70, 1700000000000);
+	int rc;
+
+	memcpy(batch + REC_HEADER_SIZE, text, n);
+	rc = rec_decode_header(batch, len, &b);
+	return rc < 0 ? rc : rec_check(batch, &b);
+}
+
+Test(record, newline_count_matches_a_line_walk)
+{
+	enum { MAX = 9000 };
+	unsigned char *text = malloc(MAX + 1), *batch = malloc(REC_HEADER_SIZE + MAX + 1);
+	uint64_t x = 0x2545f4914f6cdd1du;
+
+	cr_assert(text && batch);
+	for (size_t n = 1; n <= MAX; n += n < 300 ? 1 : n < 4200 ? 13 : 61) {
+		for (int variant = 0; variant < 3; variant++) {
+			/* variant 0: sparse newlines; 1: dense; 2: every byte */
+			for (size_t i = 0; i < n; i++) {
+				x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+				unsigned r = (unsigned)(x >> 32);
+				text[i] = variant == 2 ? '\n' : r % (variant ? 4 : 97) == 0 ? '\n' : (unsigned char)(r >> 8 | 1);
+				if (text[i] == '\n' && variant != 2 && r % 3 == 0)
+					text[i] = 0x8a; /* '\n' | 0x80: a near miss */
+			}
+			for (int tail = 0; tail < 2; tail++) {
+				text[n - 1] = tail ? 'x' : '\n';
+				long want = ref_lines(text, n);
+				long lines = 0;
+				for (size_t i = 0; i < n; i++)
+					lines += text[i] == '\n';
+				for (long d = -1; d <= 1; d++) {
+					if (lines + d < 1)
+						continue;
+					int rc = check(batch, text, n, (uint32_t)(lines + d));
+					int ok = want >= 0 && d == 0;
+					cr_assert_eq(rc == 0, ok,
+						     "%zu bytes, %ld lines, variant %d, tail %d, count %+ld: rc %d",
+						     n, lines, variant, tail, d, rc);
+				}
+			}
+		}
+	}
+	free(text);
+	free(batch);
+}
