@@ -776,7 +776,13 @@ again:
 	}
 	if (it->loc >= it->limit)
 		return 0;
-	size_t want = it->limit - it->loc < ITER_CHUNK ? (size_t)(it->limit - it->loc) : ITER_CHUNK;
+	/* Enough for the next batch if it is as long as the last one (bulk
+	** appends write batches of up to a MiB each), so that it takes one
+	** pread, not a short one and then the whole. */
+	size_t want = it->last_len + ITER_CHUNK / 4 > ITER_CHUNK ? it->last_len + ITER_CHUNK / 4
+								  : ITER_CHUNK;
+	if (it->limit - it->loc < want)
+		want = (size_t)(it->limit - it->loc);
 	for (;;) {
 		if ((rc = grow(&it->buf, &it->cap, want)) < 0)
 			return rc;
@@ -820,6 +826,7 @@ found:
 	*batch = it->buf + off;
 	*at = it->loc;
 	it->loc += b->length;
+	it->last_len = b->length;
 	return 1;
 }
 

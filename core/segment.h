@@ -81,6 +81,7 @@ typedef struct seg_iter {
 	unsigned char *buf; /* plain: file bytes [buf_loc, buf_loc + len); compressed: the frame, decoded */
 	size_t cap, len;
 	uint64_t buf_loc;
+	size_t last_len;    /* plain: the length of the last batch read */
 	unsigned char *raw; /* compressed: the stored frame */
 	size_t raw_cap;
 	codec *cx;
