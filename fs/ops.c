@@ -50,6 +50,13 @@
 
 #define DIR_TIMEOUT 1.0	 /* seconds: attributes of directories */
 #define NAME_TIMEOUT 1.0 /* seconds: entries of topics, log, segments */
+/* st_blksize of log, segment, offset and time files: cat, cp and Python's
+** open() size their reads, writes or buffers from it. Every read() and
+** write() of these files is a FUSE round trip, so 1 MiB (the largest
+** request the kernel sends here) makes an eighth as many as cat's default
+** 128 KiB: bulk appends and replays measured 1.5-2x faster (README).
+** Consumer files keep the default: each of their reads moves a position. */
+#define IO_BLKSIZE (1 << 20)
 #define TFS_UNKNOWN_INO 0xffffffffu /* d_ino of a name not looked up yet */
 
 #ifndef RENAME_NOREPLACE
@@ -465,6 +472,8 @@ static int do_fill_attr(struct tfs *fs, tfs_inode *in, struct stat *st)
 	}
 	st->st_size = (off_t)size;
 	st->st_blocks = (blkcnt_t)((stored + 511) / 512); /* what du shows */
+	if (in->kind != TFS_CONSUMER)
+		st->st_blksize = IO_BLKSIZE;
 	return 0;
 }
 

@@ -3,7 +3,7 @@
 ** every topicfs figure of the benchmark is read against.
 **
 **   nullfs -f [-o attr_timeout=S,direct_io=0|1,writeback=0|1,size=BYTES,
-**              store=PATH] MNT
+**              blksize=BYTES,store=PATH] MNT
 **
 **   MNT/append   accepts every write and discards it (its size counts the
 **                bytes written, so O_APPEND offsets look as on a real log)
@@ -16,6 +16,9 @@
 ** say matters: the attribute and entry timeout (attr_timeout, seconds),
 ** direct_io on the files' opens, and the kernel's writeback cache (off
 ** unless writeback=1; the benchmark's ceiling is measured without it).
+** blksize= sets the files' st_blksize, from which cat and cp take the size
+** of their reads and writes: the benchmark gives it topicfs's, so that both
+** are measured with the same request size.
 **
 ** With store=PATH it is no longer null: each write's bytes are appended to
 ** the file PATH (one pwrite at the file's end) before the reply. That is
@@ -50,6 +53,7 @@ struct nullfs {
 	int direct_io;
 	int writeback;
 	unsigned long long zero_size;
+	long blksize; /* st_blksize of the files; 0: the kernel's default */
 	int store_fd; /* store=PATH: writes are appended here; else -1 */
 	uid_t uid;
 	gid_t gid;
@@ -65,6 +69,7 @@ struct nullfs_opts {
 	int writeback;
 	char *size;
 	char *store;
+	long blksize;
 };
 
 #define NULLFS_OPT(t, p) {t, offsetof(struct nullfs_opts, p), 1}
@@ -74,6 +79,7 @@ static const struct fuse_opt nullfs_optspec[] = {
 	NULLFS_OPT("writeback=%d", writeback),
 	NULLFS_OPT("size=%s", size),
 	NULLFS_OPT("store=%s", store),
+	NULLFS_OPT("blksize=%ld", blksize),
 	FUSE_OPT_END,
 };
 
@@ -90,6 +96,7 @@ static int nfs_stat(struct nullfs *nfs, fuse_ino_t ino, struct stat *st)
 	st->st_ino = ino;
 	st->st_uid = nfs->uid;
 	st->st_gid = nfs->gid;
+	st->st_blksize = nfs->blksize;
 	switch (ino) {
 	case FUSE_ROOT_ID:
 		st->st_mode = S_IFDIR | 0755;
@@ -339,7 +346,7 @@ int main(int argc, char *argv[])
 		return 2;
 	if (cmd.show_help || cmd.mountpoint == NULL) {
 		fprintf(stderr, "usage: %s -f [-o attr_timeout=S,direct_io=0|1,"
-				"writeback=0|1,size=BYTES,store=PATH] MOUNTPOINT\n",
+				"writeback=0|1,size=BYTES,blksize=BYTES,store=PATH] MOUNTPOINT\n",
 			argv[0]);
 		ret = cmd.show_help ? 0 : 2;
 		goto out_args;
@@ -348,6 +355,7 @@ int main(int argc, char *argv[])
 	nfs.direct_io = o.direct_io;
 	nfs.writeback = o.writeback;
 	nfs.zero_size = o.size ? strtoull(o.size, NULL, 10) : 256ull << 20;
+	nfs.blksize = o.blksize;
 	nfs.store_fd = -1;
 	pthread_mutex_init(&nfs.store_mu, NULL);
 	if (o.store && (nfs.store_fd = open(o.store, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {

@@ -240,6 +240,31 @@ Test(produce, python_file_and_logging_handler)
 	H_SH_OK("test \"$(wc -l < $WORK/want)\" = 5000 && cmp $MNT/t/log $WORK/want");
 }
 
+/*
+** log, segment and offset files report a 1 MiB st_blksize (fs/ops.c,
+** IO_BLKSIZE), so cat and cp move 1 MiB per request, lines crossing
+** requests both ways; consumer files keep the default.
+*/
+Test(produce, bulk_tools_move_1mib_per_request)
+{
+	struct stat st;
+
+	make_topic("t");
+	H_SH_OK("head -c 6000000 /dev/urandom | base64 -w 197 > $WORK/want &&"
+		" cat $WORK/want >> $MNT/t/log && cmp $MNT/t/log $WORK/want &&"
+		" cp $MNT/t/log $WORK/copy && cmp $WORK/copy $WORK/want &&"
+		" cat $MNT/t/0 | cmp - $WORK/want");
+	cr_assert(stat(h_mnt("t/log"), &st) == 0, "stat t/log: %s", strerror(errno));
+	cr_assert_eq(st.st_blksize, 1 << 20, "st_blksize of t/log: %ld", (long)st.st_blksize);
+	cr_assert(stat(h_mnt("t/0"), &st) == 0, "stat t/0: %s", strerror(errno));
+	cr_assert_eq(st.st_blksize, 1 << 20, "st_blksize of t/0: %ld", (long)st.st_blksize);
+	cr_assert(stat(h_mnt("t/00000000000000000000.log"), &st) == 0, "stat the segment: %s",
+		  strerror(errno));
+	cr_assert_eq(st.st_blksize, 1 << 20, "st_blksize of the segment: %ld", (long)st.st_blksize);
+	cr_assert(stat(h_mnt("t/consumers/c"), &st) == 0, "stat t/consumers/c: %s", strerror(errno));
+	cr_assert_neq(st.st_blksize, 1 << 20, "a consumer file's st_blksize");
+}
+
 /* dd with 4096- and 1000-byte blocks: lines cross write() calls. */
 Test(produce, dd_appends_blocks)
 {
