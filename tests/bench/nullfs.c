@@ -3,7 +3,7 @@
 ** every topicfs figure of the benchmark is read against.
 **
 **   nullfs -f [-o attr_timeout=S,direct_io=0|1,writeback=0|1,size=BYTES,
-**              blksize=BYTES,store=PATH] MNT
+**              blksize=BYTES] MNT
 **
 **   MNT/append   accepts every write and discards it (its size counts the
 **                bytes written, so O_APPEND offsets look as on a real log)
@@ -20,21 +20,12 @@
 ** of their reads and writes: the benchmark gives it topicfs's, so that both
 ** are measured with the same request size.
 **
-** With store=PATH it is no longer null: each write's bytes are appended to
-** the file PATH (one pwrite at the file's end) before the reply. That is
-** the least work any filesystem does that keeps topicfs's durability rule
-** (a write's lines are in the data directory's files before the reply):
-** the floor under topicfs's bulk-append cost, with no framing, scan, CRC or
-** index.
-**
 ** Compile with: gcc -Wall nullfs.c `pkg-config fuse3 --cflags --libs` -o nullfs
 */
 #define FUSE_USE_VERSION 34
 
 #include <errno.h>
-#include <fcntl.h>
 #include <fuse_lowlevel.h>
-#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -54,13 +45,10 @@ struct nullfs {
 	int writeback;
 	unsigned long long zero_size;
 	long blksize; /* st_blksize of the files; 0: the kernel's default */
-	int store_fd; /* store=PATH: writes are appended here; else -1 */
 	uid_t uid;
 	gid_t gid;
 
 	atomic_ullong appended; /* bytes written to append */
-	pthread_mutex_t store_mu; /* orders the appends to store_fd */
-	off_t stored;             /* store_fd's end, under store_mu */
 };
 
 struct nullfs_opts {
@@ -68,7 +56,6 @@ struct nullfs_opts {
 	int direct_io;
 	int writeback;
 	char *size;
-	char *store;
 	long blksize;
 };
 
@@ -78,7 +65,6 @@ static const struct fuse_opt nullfs_optspec[] = {
 	NULLFS_OPT("direct_io=%d", direct_io),
 	NULLFS_OPT("writeback=%d", writeback),
 	NULLFS_OPT("size=%s", size),
-	NULLFS_OPT("store=%s", store),
 	NULLFS_OPT("blksize=%ld", blksize),
 	FUSE_OPT_END,
 };
@@ -166,26 +152,12 @@ static void nfs_getattr(fuse_req_t req, fuse_ino_t ino,
 		fuse_reply_attr(req, &st, nfs->attr_timeout);
 }
 
-/* Empty the store= file (`>` on append), so that each run of the
-** benchmark starts from an empty file, as topicfs's runs start from an
-** empty topic. */
-static void nfs_store_truncate(struct nullfs *nfs)
-{
-	if (nfs->store_fd < 0)
-		return;
-	pthread_mutex_lock(&nfs->store_mu);
-	if (ftruncate(nfs->store_fd, 0) == 0)
-		nfs->stored = 0;
-	pthread_mutex_unlock(&nfs->store_mu);
-}
-
-/* Truncation is accepted; it empties the store= file. */
+/* Truncation (`>` on append) is accepted and changes nothing. */
 static void nfs_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 			int to_set, struct fuse_file_info *fi)
 {
 	(void)attr;
-	if (ino == INO_APPEND && (to_set & FUSE_SET_ATTR_SIZE))
-		nfs_store_truncate(nfs_of(req));
+	(void)to_set;
 	nfs_getattr(req, ino, fi);
 }
 
@@ -233,8 +205,6 @@ static void nfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EACCES);
 		return;
 	}
-	if (ino == INO_APPEND && (fi->flags & O_TRUNC))
-		nfs_store_truncate(nfs); /* the kernel's atomic O_TRUNC */
 	fi->direct_io = nfs->direct_io;
 	fi->keep_cache = 0;
 	fuse_reply_open(req, fi);
@@ -261,23 +231,11 @@ static void nfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct nullfs *nfs = nfs_of(req);
 
+	(void)buf;
 	(void)fi;
 	if (ino != INO_APPEND) {
 		fuse_reply_err(req, EBADF);
 		return;
-	}
-	if (nfs->store_fd >= 0) {
-		ssize_t n;
-
-		pthread_mutex_lock(&nfs->store_mu);
-		n = pwrite(nfs->store_fd, buf, size, nfs->stored);
-		if (n > 0)
-			nfs->stored += n;
-		pthread_mutex_unlock(&nfs->store_mu);
-		if (n != (ssize_t)size) {
-			fuse_reply_err(req, n < 0 ? errno : EIO);
-			return;
-		}
 	}
 	/* With the writeback cache the kernel writes pages at offsets; the
 	** size is then the end of the furthest write. */
@@ -346,7 +304,7 @@ int main(int argc, char *argv[])
 		return 2;
 	if (cmd.show_help || cmd.mountpoint == NULL) {
 		fprintf(stderr, "usage: %s -f [-o attr_timeout=S,direct_io=0|1,"
-				"writeback=0|1,size=BYTES,blksize=BYTES,store=PATH] MOUNTPOINT\n",
+				"writeback=0|1,size=BYTES,blksize=BYTES] MOUNTPOINT\n",
 			argv[0]);
 		ret = cmd.show_help ? 0 : 2;
 		goto out_args;
@@ -356,12 +314,6 @@ int main(int argc, char *argv[])
 	nfs.writeback = o.writeback;
 	nfs.zero_size = o.size ? strtoull(o.size, NULL, 10) : 256ull << 20;
 	nfs.blksize = o.blksize;
-	nfs.store_fd = -1;
-	pthread_mutex_init(&nfs.store_mu, NULL);
-	if (o.store && (nfs.store_fd = open(o.store, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644)) < 0) {
-		perror(o.store);
-		goto out_args;
-	}
 	nfs.uid = getuid();
 	nfs.gid = getgid();
 	atomic_init(&nfs.appended, 0);
@@ -386,9 +338,6 @@ out_args:
 	free(cmd.mountpoint);
 	free(o.attr_timeout);
 	free(o.size);
-	free(o.store);
-	if (nfs.store_fd >= 0)
-		close(nfs.store_fd);
 	fuse_opt_free_args(&args);
 	return ret;
 }
