@@ -72,6 +72,8 @@ struct topic {
 	uint64_t clean_offset; /* compaction has seen every record below this */
 	uint64_t synced_offset; /* every record below this is on stable storage */
 	int64_t synced_ms;	/* when the last sync finished */
+	int dir_unsynced;	/* a roll created a segment the directory has not
+				** been synced for since (topic_sync does it) */
 	struct consumer *consumers; /* open consumers (consumer.c) */
 };
 

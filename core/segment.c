@@ -178,8 +178,6 @@ int seg_create(int dirfd, uint64_t base_offset, uint64_t base_bytepos, int64_t n
 	seg_index_name(base_offset, name);
 	if ((rc = idx_open_active(dirfd, name, base_offset, &s->index, &s->idx_fd)) < 0)
 		goto fail_unlink;
-	if ((rc = io_fsync(dirfd)) < 0)
-		goto fail_unlink;
 	*out = s;
 	return 0;
 

@@ -25,8 +25,9 @@ void seg_index_name(uint64_t base_offset, char *buf);
 int seg_parse_name(const char *name, uint64_t *base_offset);
 
 /*
-** Create the newest segment (file, header, empty index) in dirfd and sync
-** the directory. Returns 0 and *out with one reference.
+** Create the newest segment (file, header, empty index) in dirfd. The
+** caller makes the new names durable (an fsync of dirfd) before it calls
+** any of the segment's data durable. Returns 0 and *out with one reference.
 */
 int seg_create(int dirfd, uint64_t base_offset, uint64_t base_bytepos, int64_t now_ms, seg **out);
 

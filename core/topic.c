@@ -252,10 +252,14 @@ static int load_segments(topic *t)
 		/* Only a crash between mkdir and the first segment's creation can
 		** leave this (creation happens in tmp/, so not even that): start
 		** an empty log. */
-		seg *s;
+		seg *s = NULL;
 		free(bases);
-		if ((rc = seg_create(t->dirfd, 0, 0, io_now_ms(), &s)) < 0)
+		if ((rc = seg_create(t->dirfd, 0, 0, io_now_ms(), &s)) < 0 ||
+		    (rc = io_fsync(t->dirfd)) < 0) {
+			if (s)
+				seg_unref(s);
 			return rc;
+		}
 		t->segs = malloc(sizeof *t->segs);
 		if (!t->segs) {
 			seg_unref(s);
@@ -429,11 +433,14 @@ static int roll_locked(topic *t, int64_t now_ms)
 		return rc;
 	}
 	/* The old segment's data sync and sealed index are left to
-	** topic_finish_seals (the background thread, or a sync), so that
-	** writers never wait for a segment's fdatasync. */
+	** topic_finish_seals (the background thread, or a sync), and so is
+	** the sync of the directory that now names the new segment: writers
+	** never wait for an fsync (a bulk append measured 25% slower with
+	** the directory synced at each roll). */
 	pthread_mutex_lock(&t->mu);
 	old->sealed = 1;
 	old->seal_pending = 1;
+	t->dir_unsynced = 1;
 	t->segs[t->nsegs++] = ns;
 	pthread_mutex_unlock(&t->mu);
 	if (old->idx_fd >= 0) {
@@ -651,9 +658,14 @@ int topic_sync(topic *t)
 	}
 	s = t->segs[t->nsegs - 1];
 	uint64_t end = s->end_offset;
+	int dir = t->dir_unsynced;
+	t->dir_unsynced = 0;
 	seg_ref(s);
 	pthread_mutex_unlock(&t->mu);
-	rc = io_datasync(s->fd);
+	/* The newest segment's name first, then its data. */
+	rc = dir ? io_fsync(t->dirfd) : 0;
+	if (rc == 0)
+		rc = io_datasync(s->fd);
 	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
 		if (end > t->synced_offset)
