@@ -283,17 +283,21 @@ b1_step() {
 	esac
 }
 
-# The order of the configurations turns by one each run: whichever comes
-# first after a pause ran up to 3x slower here (seen on topicfs and on a
-# null filesystem that stored its writes alike), and a fixed order gave
-# that place to the same configuration every time.
+# Each run takes the configurations in another order: whatever came right
+# after the null filesystem with the writeback cache ran up to 3x slower
+# here (seen on topicfs and on a null filesystem that stored its writes),
+# so that place must not go to the same configuration every run. Run r
+# steps through the list with stride B1_STRIDES[r] (each prime to its
+# length, so every configuration comes once), which changes who follows
+# whom.
+B1_STRIDES=(1 2 4 5 7 8)
 if want B1; then
 	say "bench: B1 bulk append (cat, $MB MiB)"
 	B1_STEPS=(plain null-a0-d0 null-a0-d1 null-a1-d0 null-a1-d1 null-wb tfs tfs-nocomp tfs-noroll)
 	for r in $(seq "$RUNS"); do
-		n=${#B1_STEPS[@]}
+		n=${#B1_STEPS[@]} k=${B1_STRIDES[$(( (r - 1) % ${#B1_STRIDES[@]} ))]}
 		for i in $(seq 0 $((n - 1))); do
-			b1_step "${B1_STEPS[$(( (i + r - 1) % n ))]}" "$r"
+			b1_step "${B1_STEPS[$(( (i * k + r - 1) % n ))]}" "$r"
 		done
 	done
 fi
