@@ -734,15 +734,18 @@ Test(powerloss, damaged_last_frame_of_sealed_zstd_segment_without_index)
 }
 
 /*
-** A segment that was created after the last fsync, whose header never
-** reached the disk while some of its records did (a torn first page: the
-** header is the first thing written to a new segment, and it is synced only
-** with the segment's first records). Nothing in it was durable, so the
-** mount must recover by dropping it (or what of it can't be read), keep
-** every synced record and go on appending. (A regression test: before
-** 49d3d25 such a segment made the whole DATADIR fail to mount.)
+** Segments that were created after the last fsync, as a power loss may
+** leave them. torn_header_of_unsynced_newest_segment: the newest one's
+** header never reached the disk while some of its records did (a torn
+** first page: the header is the first thing written to a new segment, and
+** it is synced only with the segment's first records; a regression test:
+** before 49d3d25 such a segment made the whole DATADIR fail to mount).
+** unsynced_new_segments_lost: their names never reached the disk (a roll
+** leaves the directory's sync to the next fsync), so they are gone. Nothing
+** in them was durable, so the mount must keep every synced record, serve
+** at most a prefix of the unsynced ones after them, and go on appending.
 */
-Test(powerloss, torn_header_of_unsynced_newest_segment)
+static void unsynced_new_segments(bool lose_names, const char *what)
 {
 	struct dseg *segs = calloc(MAX_SEGS, sizeof *segs);
 	struct h_buf synced = { 0 }, unsynced = { 0 };
@@ -767,26 +770,43 @@ Test(powerloss, torn_header_of_unsynced_newest_segment)
 	h_umount();
 	n = disk_segments(segs);
 	cr_assert(n > n0, "no segment was created after the fsync");
-	fd = open(seg_path(segs[n - 1].base, "log"), O_WRONLY);
-	cr_assert(fd >= 0 && pwrite(fd, zeros, sizeof zeros, 0) == (ssize_t)sizeof zeros);
-	close(fd);
+	if (lose_names) {
+		for (size_t i = n0; i < n; i++) {
+			cr_assert(unlink(seg_path(segs[i].base, "log")) == 0);
+			unlink(seg_path(segs[i].base, "index")); /* may not exist */
+		}
+	} else {
+		fd = open(seg_path(segs[n - 1].base, "log"), O_WRONLY);
+		cr_assert(fd >= 0 && pwrite(fd, zeros, sizeof zeros, 0) == (ssize_t)sizeof zeros);
+		close(fd);
+	}
 
 	h_mount(H.opts);
 	got = h_read_file(h_mnt("t/log"), &len);
 	cr_assert(got != NULL, "read t/log: %s", strerror(errno));
 	H_ASSERT_BYTES(got, len < synced.len ? len : synced.len, synced.p, synced.len,
-		       "synced records after a torn header of the newest segment");
+		       "synced records after %s", what);
 	err = r_view_check(got, len, false, &v);
-	cr_assert(err == NULL, "after a torn header of the newest segment: %s", err);
+	cr_assert(err == NULL, "after %s: %s", what, err);
 	cr_assert(len - synced.len <= unsynced.len &&
 		  memcmp(got + synced.len, unsynced.p, len - synced.len) == 0,
-		  "after the synced records comes something that was not written after them");
+		  "after %s, the synced records are followed by something not written after them", what);
 	h_buf_add(&synced, got + synced.len, len - synced.len);
 	check_continues(0, (uint64_t)v.lines, &synced, 0);
 	free(got);
 	h_buf_free(&synced);
 	h_buf_free(&unsynced);
 	free(segs);
+}
+
+Test(powerloss, torn_header_of_unsynced_newest_segment)
+{
+	unsynced_new_segments(false, "a torn header of the newest segment");
+}
+
+Test(powerloss, unsynced_new_segments_lost)
+{
+	unsynced_new_segments(true, "losing the segments created after the fsync");
 }
 
 /* Topic u, 100 short lines (into OTHER): a topic the damage must not touch. */
