@@ -42,7 +42,7 @@
 */
 #include "record.h"
 
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__) /* _mm_cvtsi128_si64 */
 #include <emmintrin.h>
 #endif
 
@@ -90,7 +90,7 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out)
 static size_t count_newlines(const unsigned char *p, size_t n)
 {
 	size_t i = 0, total = 0;
-#ifdef __SSE2__
+#if defined(__SSE2__) && defined(__x86_64__) /* _mm_cvtsi128_si64 */
 	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
 
 	while (n - i >= 16) {
