@@ -285,7 +285,7 @@ b1_step() {
 
 # Each run takes the configurations in another order: whatever came right
 # after the null filesystem with the writeback cache ran up to 3x slower
-# here (seen on topicfs and on a null filesystem that stored its writes),
+# here (seen on topicfs, and on a storing null filesystem since dropped),
 # so that place must not go to the same configuration every run. Run r
 # steps through the list with stride B1_STRIDES[r] (each prime to its
 # length, so every configuration comes once), which changes who follows
