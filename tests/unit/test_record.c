@@ -4,8 +4,10 @@
 ** its lines: for texts of every length around the counting steps (16
 ** bytes, 255 steps), with the right count, counts one off, and bytes after
 ** the last newline. A batch is accepted exactly when its text is `count`
-** lines, each ending in "\n".
+** lines, each ending in "\n". A long batch is checked a piece at a time:
+** damage at every piece's edges is still seen.
 */
+#include <errno.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -66,6 +68,45 @@ Test(record, newline_count_matches_a_line_walk)
 				}
 			}
 		}
+	}
+	free(text);
+	free(batch);
+}
+
+/* rec_check takes a long text a piece at a time: a changed byte, or one
+** line too many, is seen in every piece, at its edges too. */
+Test(record, every_piece_of_a_long_batch_is_checked)
+{
+	enum { N = 3 * (48 << 10) + 777 };
+	unsigned char *text = malloc(N), *batch = malloc(REC_HEADER_SIZE + N);
+	const size_t at[] = {0, 1, (48 << 10) - 1, 48 << 10, (48 << 10) + 1, 2 * (48 << 10),
+			     3 * (48 << 10) - 1, 3 * (48 << 10), N - 2};
+	uint32_t lines = 0;
+
+	cr_assert(text && batch);
+	for (size_t i = 0; i < N; i++) {
+		text[i] = i % 97 == 96 || i == N - 1 ? '\n' : (unsigned char)('a' + i % 26);
+		lines += text[i] == '\n';
+	}
+	cr_assert_eq(check(batch, text, N, lines), 0);
+	for (size_t k = 0; k < sizeof at / sizeof at[0]; k++) {
+		size_t i = at[k];
+		rec_batch b;
+
+		/* a flipped bit: the CRC no longer matches */
+		cr_assert_eq(check(batch, text, N, lines), 0);
+		batch[REC_HEADER_SIZE + i] ^= 0x04;
+		cr_assert_eq(rec_decode_header(batch, REC_HEADER_SIZE + N, &b), 0);
+		cr_assert_eq(rec_check(batch, &b), -EBADMSG, "flip at %zu", i);
+
+		/* one more line, under a right CRC: the count no longer matches */
+		unsigned char was = text[i];
+		if (was == '\n')
+			continue;
+		text[i] = '\n';
+		cr_assert_eq(check(batch, text, N, lines), -EBADMSG, "newline at %zu", i);
+		cr_assert_eq(check(batch, text, N, lines + 1), 0, "newline at %zu", i);
+		text[i] = was;
 	}
 	free(text);
 	free(batch);
