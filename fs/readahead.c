@@ -29,7 +29,12 @@
 ** compressed segments measured 740 MB/s with 1 MiB, 850-900 with 4 MiB,
 ** no better with 8 MiB). */
 #define RING (4u << 20) /* bytes a window holds ahead of its reader */
-#define STEP (256u << 10) /* most bytes one fill() call is asked for */
+/* Most bytes one fill() call is asked for: what a window takes from the
+** workers per turn. 1 MiB, a whole batch of a bulk append and a whole
+** zstd frame, so that a fill is one batch or frame copied once: replay of
+** uncompressed segments measured 12% faster than with 256 KiB (daemon CPU
+** per replay 15% lower), compressed replay the same. */
+#define STEP (1024u << 10)
 #define ROOM (128u << 10) /* free room that makes a window worth filling */
 #define RINGS_MAX 16	/* rings a mount holds at once (64 MiB); a reader
 			** beyond them reads without a window */
