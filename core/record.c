@@ -91,8 +91,9 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out)
 
 /* The number of "\n" bytes in p[0..n): with SSE2, 16 bytes a step into
 ** byte counters that are summed every 255 steps, before they can wrap. */
-static size_t count_newlines(const unsigned char *p, size_t n)
+size_t rec_count_newlines(const void *buf, size_t n)
 {
+	const unsigned char *p = buf;
 	size_t i = 0, total = 0;
 #if defined(__SSE2__) && defined(__x86_64__) /* _mm_cvtsi128_si64 */
 	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
@@ -133,7 +134,7 @@ int rec_check(const unsigned char *p, const rec_batch *b)
 		for (size_t i = 0; i < b->rendered; i += CHECK_PIECE) {
 			size_t k = b->rendered - i < CHECK_PIECE ? b->rendered - i : CHECK_PIECE;
 			crc = crc32c(crc, text + i, k);
-			lines += count_newlines(text + i, k);
+			lines += rec_count_newlines(text + i, k);
 		}
 		return crc == b->crc && lines == b->count && text[b->rendered - 1] == '\n' ? 0 : -EBADMSG;
 	}

@@ -56,6 +56,9 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out);
 */
 int rec_check(const unsigned char *p, const rec_batch *b);
 
+/* The number of "\n" bytes in buf[0..n), 16 at a time where SSE2 is. */
+size_t rec_count_newlines(const void *buf, size_t n);
+
 /* Walks the records of a checked batch. */
 typedef struct rec_iter {
 	const unsigned char *p, *end; /* the text still to walk */

@@ -502,6 +502,44 @@ static void step_line(struct line_iter *it, size_t len)
 	}
 }
 
+/* The position of the last '\n' at positions [from, to) of the bytes of
+** iov (counted across its pieces), or -1. */
+static ssize_t last_newline(const struct iovec *iov, int iovcnt, size_t from, size_t to)
+{
+	ssize_t found = -1;
+	size_t start = 0; /* position of iov[i]'s first byte */
+
+	for (int i = 0; i < iovcnt && start < to; start += iov[i++].iov_len) {
+		size_t a = from > start ? from - start : 0;
+		size_t b = to - start < iov[i].iov_len ? to - start : iov[i].iov_len;
+		const char *base = iov[i].iov_base, *nl;
+		if (a < b && (nl = memrchr(base + a, '\n', b - a)) != NULL)
+			found = (ssize_t)(start + (size_t)(nl - base));
+	}
+	return found;
+}
+
+/*
+** Whether no line of iov's total bytes (which end in '\n') is longer than
+** max. The line that starts at pos fits exactly when a '\n' lies in the
+** max + 1 bytes from pos; so do all the lines up to the last '\n' there,
+** and the search goes on after it. A 1 MiB write under the default 1 MiB
+** limit takes one or two such steps where a walk takes one per line (the
+** walk and its memchr calls were 7% of a bulk append's time).
+*/
+static int lines_fit(const struct iovec *iov, int iovcnt, size_t total, size_t max)
+{
+	size_t pos = 0;
+
+	while (total - pos > max) {
+		ssize_t nl = last_newline(iov, iovcnt, pos, pos + max + 1);
+		if (nl < 0)
+			return 0;
+		pos = (size_t)nl + 1;
+	}
+	return 1;
+}
+
 int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 {
 	struct line_iter it = {iov, iovcnt, 0, 0};
@@ -531,18 +569,17 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 		goto out;
 
 	/* The lines: how many, and none longer than max.message.bytes. */
-	for (;;) {
-		ssize_t len = next_line_len(&it);
-		if (len < 0)
-			break;
-		if (len > max_msg) {
-			log_warn("topic %s: refused a %zd-byte line (max.message.bytes is %" PRId64 ")",
-				 t->name, len, max_msg);
-			rc = -EMSGSIZE;
-			goto out;
-		}
-		count++;
-		step_line(&it, (size_t)len);
+	for (int i = 0; i < iovcnt; i++)
+		count += rec_count_newlines(iov[i].iov_base, iov[i].iov_len);
+	if (!lines_fit(iov, iovcnt, total, (size_t)max_msg)) {
+		/* walk the lines to the first one too long, for the log */
+		ssize_t len;
+		while ((len = next_line_len(&it)) >= 0 && len <= max_msg)
+			step_line(&it, (size_t)len);
+		log_warn("topic %s: refused a %zd-byte line (max.message.bytes is %" PRId64 ")",
+			 t->name, len, max_msg);
+		rc = -EMSGSIZE;
+		goto out;
 	}
 	enc = REC_HEADER_SIZE + total;
 	if (enc > REC_MAX_BATCH) {

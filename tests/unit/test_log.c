@@ -385,6 +385,68 @@ Test(log, lines_span_iovecs)
 	tu_log_free(&l);
 }
 
+/* max.message.bytes is checked in steps of up to the limit, not line by
+** line: batches of many lines, at most one of them one byte too long, cut
+** into up to four pieces anywhere, are refused exactly when that line is
+** there; lines of exactly the limit pass. */
+Test(log, line_limit_found_anywhere)
+{
+	enum { MAX = 50, TEXT = 4096 };
+	cfg d;
+	store *s;
+	topic *t;
+	tu_log l = { 0 };
+	tu_rng r;
+	uint64_t first, next = 0;
+	static char text[TEXT];
+
+	tu_cfg_plain(&d, 0);
+	s = tu_open(&d);
+	t = tu_create(s, "limit");
+	cr_assert_eq(topic_config_set(t, CFG_MAX_MESSAGE_BYTES, "50", 2), 0);
+	tu_rng_seed(&r, 11);
+	for (int round = 0; round < 400; round++) {
+		/* lines of 0..MAX bytes (MAX often), a total of up to TEXT */
+		size_t n = 0, lines = 1 + tu_below(&r, round % 4 == 0 ? 3 : 70);
+		size_t longline = tu_below(&r, 2) ? tu_below(&r, lines) : lines; /* lines: none */
+		size_t starts[80];
+		for (size_t i = 0; i < lines; i++) {
+			size_t len = i == longline ? MAX + 1 : tu_below(&r, 3) == 0 ? MAX : tu_below(&r, MAX + 1);
+			starts[i] = n;
+			memset(text + n, 'a' + (int)(i % 26), len);
+			text[n + len] = '\n';
+			n += len + 1;
+		}
+		struct iovec iov[4];
+		size_t cut[5] = {0, tu_below(&r, n + 1), tu_below(&r, n + 1), tu_below(&r, n + 1), n};
+		for (int i = 1; i < 4; i++) /* sort the three cuts */
+			for (int j = i; j > 1 && cut[j] < cut[j - 1]; j--) {
+				size_t x = cut[j];
+				cut[j] = cut[j - 1];
+				cut[j - 1] = x;
+			}
+		for (int i = 0; i < 4; i++)
+			iov[i] = (struct iovec){text + cut[i], cut[i + 1] - cut[i]};
+		int rc = topic_append(t, iov, 4, &first);
+		if (longline < lines) {
+			cr_assert_eq(rc, -EMSGSIZE, "round %d: line %zu of %zu is %d bytes", round,
+				     longline, lines, MAX + 1);
+			continue;
+		}
+		cr_assert_eq(rc, 0, "round %d: %zu lines of at most %d bytes", round, lines, MAX);
+		cr_assert_eq(first, next);
+		next += lines;
+		for (size_t i = 0; i < lines; i++) {
+			size_t end = i + 1 < lines ? starts[i + 1] : n;
+			tu_log_add(&l, text + starts[i], end - starts[i] - 1);
+		}
+	}
+	tu_assert_log(t, &l);
+	topic_unref(t);
+	tu_close(s);
+	tu_log_free(&l);
+}
+
 /* An empty iovec may have a NULL base, as for writev(2). */
 Test(log, empty_iovec_with_null_base)
 {
