@@ -369,6 +369,43 @@ static size_t compressed_segments(topic *t)
 }
 
 /*
+** A topic deleted while the background thread is on it: the rest of its
+** pass rewrites none of its segments (a pass holds its own reference, so
+** the topic is still there for it, with its segments listed; the rewrite
+** of each fails at once, as its directory is gone).
+*/
+Test(maint, deleted_topic_is_not_compressed)
+{
+	const char *names[2] = {"gone", "kept"};
+	topic *t[2];
+	cfg d;
+
+	tu_cfg_plain(&d, 64 << 10);
+	tu_cfg_set(&d, CFG_COMPRESSION_TYPE, "zstd");
+	store *s = tu_open(&d);
+	for (int k = 0; k < 2; k++) {
+		t[k] = tu_create(s, names[k]);
+		for (int i = 0; i < 3000; i++) {
+			char line[100];
+			int n = snprintf(line, sizeof line, "line %d of a topic that may be deleted\n", i);
+			tu_append(t[k], line, (size_t)n, UINT64_MAX);
+		}
+		cr_assert_eq(topic_roll(t[k]), 0);
+	}
+	int64_t now = io_now_ms();
+
+	cr_assert_eq(store_topic_delete(s, "gone"), 0);
+	for (int k = 0; k < 2; k++)
+		cr_assert_eq(compact_topic_pass(t[k], now + 60000, NULL), 0);
+	cr_assert_eq(compressed_segments(t[0]), 0, "a deleted topic's segments were compressed");
+	cr_assert_geq(compressed_segments(t[1]), 2, "the same pass left the other topic plain");
+
+	for (int k = 0; k < 2; k++)
+		topic_unref(t[k]);
+	tu_close(s);
+}
+
+/*
 ** Compression waits for a pause in the appends: a pass while records keep
 ** arriving leaves fresh sealed segments plain; a pass once the topic has
 ** been quiet for a second compresses them. (That a writer that never
