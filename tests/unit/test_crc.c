@@ -79,3 +79,34 @@ Test(crc, chained_over_pieces)
 	}
 	free(buf);
 }
+
+/* crc32c_count: the same CRC as crc32c, continued from any state, and the
+** exact number of bytes equal to the one asked for, for lengths around
+** the three-lane blocks, at every alignment, with that byte sparse, dense
+** and everywhere (the lane counters of one block reach 192). */
+Test(crc, count_in_the_same_pass)
+{
+	enum { MAX = 3 * 3072 + 100 };
+	unsigned char *buf = malloc(MAX + 8);
+	uint64_t x = 0x2545f4914f6cdd1du;
+
+	cr_assert(buf != NULL);
+	for (int density = 0; density < 3; density++) {
+		for (size_t i = 0; i < MAX + 8; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			unsigned r = (unsigned)(x >> 32);
+			buf[i] = density == 2 ? '\n' : r % (density ? 3 : 61) == 0 ? '\n' : (unsigned char)(r >> 8);
+		}
+		for (size_t len = 0; len <= MAX; len += len < 64 ? 1 : len % 3072 < 40 || len % 3072 > 3030 ? 1 : 97) {
+			for (size_t al = 0; al < 8; al += 3) {
+				size_t want_n = 0, n = 12345;
+				for (size_t i = 0; i < len; i++)
+					want_n += buf[al + i] == '\n';
+				uint32_t got = crc32c_count(0x1234u, buf + al, len, '\n', &n);
+				cr_assert_eq(got, crc32c(0x1234u, buf + al, len), "crc, %zu bytes at +%zu", len, al);
+				cr_assert_eq(n, want_n, "count, %zu bytes at +%zu, density %d", len, al, density);
+			}
+		}
+	}
+	free(buf);
+}

@@ -1,11 +1,13 @@
 /*
-** test_record.c: rec_check() of untimed batches (core/record.c), which
-** counts the text's newlines 16 bytes at a time, against a plain count of
-** its lines: for texts of every length around the counting steps (16
-** bytes, 255 steps), with the right count, counts one off, and bytes after
-** the last newline. A batch is accepted exactly when its text is `count`
-** lines, each ending in "\n". A long batch is checked a piece at a time:
-** damage at every piece's edges is still seen.
+** test_record.c: the newline counts of core/record.c and core/crc32c.c.
+** rec_check() of untimed batches counts the text's lines in the CRC's own
+** pass (crc32c_count: 16 bytes a step in three lanes of 1 KiB, the rest
+** a byte at a time); appends count with rec_count_newlines() (16 bytes a
+** step, counters summed every 255 steps). Both against a plain count: for
+** texts of every length around their steps, with the right count, counts
+** one off, and bytes after the last newline. A batch is accepted exactly
+** when its text is `count` lines, each ending in "\n"; damage at the edges
+** of lanes and blocks is seen.
 */
 #include <errno.h>
 #include <stdint.h>
@@ -73,14 +75,15 @@ Test(record, newline_count_matches_a_line_walk)
 	free(batch);
 }
 
-/* rec_check takes a long text a piece at a time: a changed byte, or one
-** line too many, is seen in every piece, at its edges too. */
-Test(record, every_piece_of_a_long_batch_is_checked)
+/* rec_check counts a long text's lines in the CRC's pass, three lanes
+** of 1 KiB at a time: a changed byte, or one line too many, is seen in
+** every lane and block, at their edges too, and in what follows them. */
+Test(record, damage_anywhere_in_a_long_batch_is_seen)
 {
 	enum { N = 3 * (48 << 10) + 777 };
 	unsigned char *text = malloc(N), *batch = malloc(REC_HEADER_SIZE + N);
-	const size_t at[] = {0, 1, (48 << 10) - 1, 48 << 10, (48 << 10) + 1, 2 * (48 << 10),
-			     3 * (48 << 10) - 1, 3 * (48 << 10), N - 2};
+	const size_t at[] = {0,	   1,	 1023, 1024, 2047,	   2048,       3071,	 3072,
+			     3073, 9215, 9216, N - 700, (48 << 10) - 1, 48 << 10, N - 2};
 	uint32_t lines = 0;
 
 	cr_assert(text && batch);
@@ -110,4 +113,30 @@ Test(record, every_piece_of_a_long_batch_is_checked)
 	}
 	free(text);
 	free(batch);
+}
+
+/* rec_count_newlines against a plain count, at every length around its
+** 16-byte steps and its counters' 255-step flushes, at several alignments. */
+Test(record, count_newlines_matches_a_plain_count)
+{
+	enum { MAX = 9000 };
+	unsigned char *buf = malloc(MAX + 8);
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	cr_assert(buf != NULL);
+	for (int all = 0; all < 2; all++) { /* all: every byte a newline */
+		for (size_t i = 0; i < MAX + 8; i++) {
+			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+			buf[i] = all || (x >> 40) % 5 == 0 ? '\n' : (unsigned char)(x >> 48);
+		}
+		for (size_t n = 0; n <= MAX; n += n < 100 || n % 4080 < 20 || n % 4080 > 4060 ? 1 : 37) {
+			for (size_t al = 0; al < 8; al += 3) {
+				size_t want = 0;
+				for (size_t i = 0; i < n; i++)
+					want += buf[al + i] == '\n';
+				cr_assert_eq(rec_count_newlines(buf + al, n), want, "%zu bytes at +%zu", n, al);
+			}
+		}
+	}
+	free(buf);
 }
