@@ -72,8 +72,9 @@ struct topic {
 	uint64_t clean_offset; /* compaction has seen every record below this */
 	uint64_t synced_offset; /* every record below this is on stable storage */
 	int64_t synced_ms;	/* when the last sync finished */
-	int dir_unsynced;	/* a roll created a segment the directory has not
-				** been synced for since (topic_sync does it) */
+	uint64_t rolls;		/* segments created by rolls (new directory entries) */
+	uint64_t rolls_synced;	/* of those, made durable by a directory fsync
+				** (topic_sync does it when they differ) */
 	struct consumer *consumers; /* open consumers (consumer.c) */
 };
 

@@ -440,7 +440,7 @@ static int roll_locked(topic *t, int64_t now_ms)
 	pthread_mutex_lock(&t->mu);
 	old->sealed = 1;
 	old->seal_pending = 1;
-	t->dir_unsynced = 1;
+	t->rolls++;
 	t->segs[t->nsegs++] = ns;
 	pthread_mutex_unlock(&t->mu);
 	if (old->idx_fd >= 0) {
@@ -694,17 +694,21 @@ int topic_sync(topic *t)
 		return -EIO;
 	}
 	s = t->segs[t->nsegs - 1];
-	uint64_t end = s->end_offset;
-	int dir = t->dir_unsynced;
-	t->dir_unsynced = 0;
+	uint64_t end = s->end_offset, rolls = t->rolls;
+	int dir = rolls != t->rolls_synced;
 	seg_ref(s);
 	pthread_mutex_unlock(&t->mu);
-	/* The newest segment's name first, then its data. */
+	/* The newest segment's name first, then its data. The names count as
+	** durable only once this fsync has returned: a sync running beside
+	** it syncs the directory too rather than report records whose
+	** segment's name may still be lost. */
 	rc = dir ? io_fsync(t->dirfd) : 0;
 	if (rc == 0)
 		rc = io_datasync(s->fd);
 	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
+		if (rolls > t->rolls_synced)
+			t->rolls_synced = rolls;
 		if (end > t->synced_offset)
 			t->synced_offset = end;
 		t->synced_ms = io_now_ms();
