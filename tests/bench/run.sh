@@ -142,10 +142,11 @@ trap 'exit 130' INT TERM
 record() { printf '%s\t%s\n' "$1" "$2" >>"$SAMPLES"; }
 
 # Median of the samples of KEY (empty when there is none).
-med() {
-	awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$SAMPLES" | sort -g |
-		awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+samples() { awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$SAMPLES"; } # in run order
+median() { # of the numbers on stdin, one a line
+	sort -g | awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
 }
+med() { samples "$1" | median; }
 count() { awk -F'\t' -v k="$1" '$1 == k { n++ } END { print n + 0 }' "$SAMPLES"; }
 spread() { # "min–max" of KEY's samples
 	awk -F'\t' -v k="$1" '$1 == k { if (n++ == 0 || $2 < lo) lo = $2; if (n == 1 || $2 > hi) hi = $2 } END { if (n) printf "%.4g–%.4g", lo, hi }' "$SAMPLES"
@@ -258,7 +259,7 @@ b1_step() {
 		timed cat "$DATA" >>"$W/plain/b1"
 		record b1.plain "$(mbps "$DATA_BYTES" "$SECS")"
 		rm -f "$W/plain/b1" ;;
-	store) # the storing floor: write() of the bytes, already in memory,
+	store) # the storing bound's write: the bytes, already in memory,
 		# into a new file on DATADIR's file system
 		rm -f "$W/plain/b1s"; settle
 		set -- $("$BIN/writer" -b "$BLKSIZE" -t "$DATA_BYTES" "$DATA" "$W/plain/b1s")
@@ -585,10 +586,7 @@ ratio() { if [ -n "$1" ] && [ -n "$2" ]; then calc "$1 / $2"; fi; }
 pratio() {
 	local a=$(count "$1") b=$(count "$2")
 	if [ "$a" -gt 0 ] && [ "$a" = "$b" ]; then
-		paste <(awk -F'\t' -v k="$1" '$1 == k { print $2 }' "$SAMPLES") \
-			<(awk -F'\t' -v k="$2" '$1 == k { print $2 }' "$SAMPLES") |
-			awk '$2 > 0 { print $1 / $2 }' | sort -g |
-			awk '{ v[NR] = $1 } END { if (NR == 0) exit; if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'
+		paste <(samples "$1") <(samples "$2") | awk '$2 > 0 { print $1 / $2 }' | median
 	else
 		ratio "$(med "$1")" "$(med "$2")"
 	fi
