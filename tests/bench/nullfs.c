@@ -8,6 +8,9 @@
 **   MNT/append   accepts every write and discards it (its size counts the
 **                bytes written, so O_APPEND offsets look as on a real log)
 **   MNT/zero     reads as BYTES zero bytes (size=, default 256 MiB)
+**   MNT/memlog   keeps what is appended to it in memory and reads it back:
+**                the least work a FUSE log can do, the floor of B4's
+**                follow latency (up to MEMLOG_CAP bytes, then ENOSPC)
 **
 ** It is built like topicfs's daemon so that the difference between the
 ** two is topicfs's own work: the low-level API, the same multi-threaded
@@ -25,17 +28,22 @@
 #define FUSE_USE_VERSION 34
 
 #include <errno.h>
+#include <fcntl.h>
 #include <fuse_lowlevel.h>
+#include <pthread.h>
 #include <stdatomic.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define INO_APPEND 2
 #define INO_ZERO 3
+#define INO_MEMLOG 4
+#define MEMLOG_CAP (1ull << 30) /* reserved, not touched until written */
 #define ZERO_CHUNK (1u << 20) /* largest READ the kernel sends by default */
 
 struct nullfs {
@@ -49,6 +57,10 @@ struct nullfs {
 	gid_t gid;
 
 	atomic_ullong appended; /* bytes written to append */
+
+	char *memlog;		   /* MEMLOG_CAP bytes of address space */
+	pthread_mutex_t memlog_mu; /* one append at a time */
+	atomic_ullong memlog_len;  /* bytes appended; released after the copy */
 };
 
 struct nullfs_opts {
@@ -98,6 +110,11 @@ static int nfs_stat(struct nullfs *nfs, fuse_ino_t ino, struct stat *st)
 		st->st_nlink = 1;
 		st->st_size = (off_t)nfs->zero_size;
 		return 0;
+	case INO_MEMLOG:
+		st->st_mode = S_IFREG | 0644;
+		st->st_nlink = 1;
+		st->st_size = (off_t)atomic_load(&nfs->memlog_len);
+		return 0;
 	default:
 		return -ENOENT;
 	}
@@ -127,6 +144,8 @@ static void nfs_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		ino = INO_APPEND;
 	else if (strcmp(name, "zero") == 0)
 		ino = INO_ZERO;
+	else if (strcmp(name, "memlog") == 0)
+		ino = INO_MEMLOG;
 	else {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -173,6 +192,7 @@ static void nfs_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		{"..", FUSE_ROOT_ID, S_IFDIR},
 		{"append", INO_APPEND, S_IFREG},
 		{"zero", INO_ZERO, S_IFREG},
+		{"memlog", INO_MEMLOG, S_IFREG},
 	};
 	char buf[512];
 	size_t cap = size < sizeof(buf) ? size : sizeof(buf), used = 0;
@@ -197,7 +217,7 @@ static void nfs_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct nullfs *nfs = nfs_of(req);
 
-	if (ino != INO_APPEND && ino != INO_ZERO) {
+	if (ino != INO_APPEND && ino != INO_ZERO && ino != INO_MEMLOG) {
 		fuse_reply_err(req, ino == FUSE_ROOT_ID ? EISDIR : ENOENT);
 		return;
 	}
@@ -218,12 +238,30 @@ static void nfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 	size_t n = 0;
 
 	(void)fi;
+	if (ino == INO_MEMLOG)
+		end = atomic_load_explicit(&nfs->memlog_len, memory_order_acquire);
 	if ((unsigned long long)off < end) {
 		n = end - (unsigned long long)off < size ? (size_t)(end - (unsigned long long)off) : size;
 		if (n > ZERO_CHUNK)
 			n = ZERO_CHUNK;
 	}
-	fuse_reply_buf(req, zeros, n);
+	fuse_reply_buf(req, ino == INO_MEMLOG ? nfs->memlog + off : zeros, n);
+}
+
+/* An append to memlog: at its end, whatever the offset (O_APPEND). */
+static void memlog_write(fuse_req_t req, struct nullfs *nfs, const char *buf, size_t size)
+{
+	pthread_mutex_lock(&nfs->memlog_mu);
+	unsigned long long len = atomic_load_explicit(&nfs->memlog_len, memory_order_relaxed);
+	if (size > MEMLOG_CAP - len) {
+		pthread_mutex_unlock(&nfs->memlog_mu);
+		fuse_reply_err(req, ENOSPC);
+		return;
+	}
+	memcpy(nfs->memlog + len, buf, size);
+	atomic_store_explicit(&nfs->memlog_len, len + size, memory_order_release);
+	pthread_mutex_unlock(&nfs->memlog_mu);
+	fuse_reply_write(req, size);
 }
 
 static void nfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
@@ -231,8 +269,11 @@ static void nfs_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 {
 	struct nullfs *nfs = nfs_of(req);
 
-	(void)buf;
 	(void)fi;
+	if (ino == INO_MEMLOG) {
+		memlog_write(req, nfs, buf, size);
+		return;
+	}
 	if (ino != INO_APPEND) {
 		fuse_reply_err(req, EBADF);
 		return;
@@ -317,6 +358,14 @@ int main(int argc, char *argv[])
 	nfs.uid = getuid();
 	nfs.gid = getgid();
 	atomic_init(&nfs.appended, 0);
+	atomic_init(&nfs.memlog_len, 0);
+	pthread_mutex_init(&nfs.memlog_mu, NULL);
+	nfs.memlog = mmap(NULL, MEMLOG_CAP, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (nfs.memlog == MAP_FAILED) {
+		perror("nullfs: memlog");
+		goto out_args;
+	}
 
 	se = fuse_session_new(&args, &nullfs_ops, sizeof(nullfs_ops), &nfs);
 	if (se == NULL)
