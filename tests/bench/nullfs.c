@@ -245,10 +245,12 @@ static void nfs_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		if (n > ZERO_CHUNK)
 			n = ZERO_CHUNK;
 	}
-	fuse_reply_buf(req, ino == INO_MEMLOG ? nfs->memlog + off : zeros, n);
+	fuse_reply_buf(req, ino == INO_MEMLOG && n > 0 ? nfs->memlog + off : zeros, n);
 }
 
-/* An append to memlog: at its end, whatever the offset (O_APPEND). */
+/* An append to memlog: at its end, whatever the offset, as O_APPEND
+** writers want (the kernel computes their offset from a cached size that
+** may be stale); the benchmark never uses it with the writeback cache. */
 static void memlog_write(fuse_req_t req, struct nullfs *nfs, const char *buf, size_t size)
 {
 	pthread_mutex_lock(&nfs->memlog_mu);
