@@ -103,7 +103,8 @@ const char *h_sh_output(void);
 
 /*
 ** Start ARGV in the background, in a process group of its own, with stdout
-** and stderr sent to the files OUT and ERR (NULL: /dev/null). It dies with
+** and stderr sent to the files OUT and ERR (NULL: /dev/null), which exist,
+** empty, when h_spawn returns, whenever the child dies. It dies with
 ** the test (SIGKILL at the test's death) and h_teardown() stops it if the
 ** test did not.
 */
