@@ -478,13 +478,13 @@ pid_t h_spawn(char *const argv[], const char *out, const char *err)
 	cr_assert(slot < H_MAX_SPAWNED, "h_spawn: too many processes");
 	/* The files exist (empty) even when the child is killed before its
 	** redirect() ran: a test may kill it at once, then read them. */
+	const char *files[] = {out, err};
 	for (int i = 0; i < 2; i++) {
-		const char *path = i ? err : out;
-		int fd = path ? open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644) : 0;
-
-		cr_assert(fd >= 0, "h_spawn: %s: %s", path, strerror(errno));
-		if (path)
-			close(fd);
+		if (files[i] == NULL)
+			continue;
+		int fd = open(files[i], O_WRONLY | O_CREAT | O_TRUNC, 0644);
+		cr_assert(fd >= 0, "h_spawn: %s: %s", files[i], strerror(errno));
+		close(fd);
 	}
 	pid = fork();
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
