@@ -13,8 +13,11 @@
 ** read() that returned it.
 **
 ** Prints "<p50_ms> <p90_ms> <p99_ms> <max_ms> <lines seen> <lines written>
-** <achieved lines/s>". Exits 1 when lines were lost, duplicated or out
-** of order.
+** <achieved lines/s> <write p50_ms> <write p99_ms> <late p99_ms>": the
+** latency of a line, then how long the write() calls took, and how late
+** the reader's sleeps ended (beyond POLL_US), which tells a slow file
+** system from a machine that runs the reader late. Exits 1 when lines were
+** lost, duplicated or out of order.
 **
 ** Compile with: gcc -O2 -Wall -pthread follow.c -o follow -lm
 */
@@ -49,6 +52,9 @@ struct run {
 	atomic_int writer_done; /* release: written and write_secs are set */
 
 	double *lat_ms;	   /* per line seen, in order */
+	double *write_ms;  /* per line written: how long its write() took */
+	double *late_ms;   /* per sleep of the reader: how late it woke */
+	uint64_t sleeps;
 	uint64_t seen;
 	int bad;
 };
@@ -84,7 +90,10 @@ static void *writer(void *arg)
 		n = snprintf(head, sizeof head, "%012llu %020llu ", (unsigned long long)i,
 			     (unsigned long long)ts);
 		memcpy(line, head, (size_t)n);
-		if (write(fd, line, r->len) != (ssize_t)r->len) {
+		ssize_t w = write(fd, line, r->len);
+
+		r->write_ms[i] = (double)(mono_ns() - ts) / 1e6;
+		if (w != (ssize_t)r->len) {
 			fprintf(stderr, "follow: write: %s\n", strerror(errno));
 			exit(1);
 		}
@@ -121,7 +130,7 @@ int main(int argc, char *argv[])
 	size_t cap = 1 << 20, have = 0;
 	char *buf;
 	pthread_t th;
-	uint64_t idle_since = 0;
+	uint64_t idle_since = 0, max_sleeps;
 	int c, fd;
 
 	while ((c = getopt(argc, argv, "r:d:p:l:")) != -1) {
@@ -147,8 +156,12 @@ int main(int argc, char *argv[])
 	r.path = argv[optind];
 	r.lines = (uint64_t)(r.rate * seconds);
 	r.lat_ms = malloc(r.lines * sizeof(double));
+	r.write_ms = malloc(r.lines * sizeof(double));
+	/* The reader sleeps at most once per poll interval. */
+	max_sleeps = (uint64_t)(seconds * 1e6 / (double)(r.poll_us > 0 ? r.poll_us : 1)) + 10000;
+	r.late_ms = malloc(max_sleeps * sizeof(double));
 	buf = malloc(cap);
-	if (r.lat_ms == NULL || buf == NULL)
+	if (r.lat_ms == NULL || r.write_ms == NULL || r.late_ms == NULL || buf == NULL)
 		return 1;
 
 	fd = open(r.path, O_RDONLY);
@@ -196,16 +209,24 @@ int main(int argc, char *argv[])
 			else if (mono_ns() - idle_since > 5000000000ull)
 				break; /* lines that never came */
 		}
+		uint64_t slept = mono_ns();
 		usleep((useconds_t)r.poll_us);
+		slept = mono_ns() - slept;
+		if (r.sleeps < max_sleeps)
+			r.late_ms[r.sleeps++] = (double)slept / 1e6 - (double)r.poll_us / 1e3;
 	}
 	pthread_join(th, NULL);
 	close(fd);
 
 	qsort(r.lat_ms, r.seen, sizeof(double), cmp_double);
-	printf("%.3f %.3f %.3f %.3f %llu %llu %.0f\n", pct(r.lat_ms, r.seen, 0.50),
+	qsort(r.write_ms, r.written, sizeof(double), cmp_double);
+	qsort(r.late_ms, r.sleeps, sizeof(double), cmp_double);
+	printf("%.3f %.3f %.3f %.3f %llu %llu %.0f %.3f %.3f %.3f\n", pct(r.lat_ms, r.seen, 0.50),
 	       pct(r.lat_ms, r.seen, 0.90), pct(r.lat_ms, r.seen, 0.99),
 	       r.seen ? r.lat_ms[r.seen - 1] : -1, (unsigned long long)r.seen,
-	       (unsigned long long)r.written, (double)r.written / r.write_secs);
+	       (unsigned long long)r.written, (double)r.written / r.write_secs,
+	       pct(r.write_ms, r.written, 0.50), pct(r.write_ms, r.written, 0.99),
+	       pct(r.late_ms, r.sleeps, 0.99));
 	if (r.bad || r.seen != r.written) {
 		fprintf(stderr, "follow: %s: saw %llu of %llu lines%s\n", r.path,
 			(unsigned long long)r.seen, (unsigned long long)r.written,
@@ -214,6 +235,8 @@ int main(int argc, char *argv[])
 	}
 	free(buf);
 	free(r.lat_ms);
+	free(r.write_ms);
+	free(r.late_ms);
 	return 0;
 usage:
 	fprintf(stderr, "usage: follow [-r LINES_PER_S] [-d SECONDS] [-p POLL_US] "

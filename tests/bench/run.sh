@@ -409,26 +409,40 @@ fi
 
 # ---- B4: follow latency ----------------------------------------------------
 
+# b4_follow KEY FILE [DAEMON_PID]: one B4 run of follow on FILE. Besides
+# the p99 it keeps what tells a slow file system from a busy machine: how
+# long the write() calls took, how late the reader's 1 ms sleeps ended,
+# and the daemon's CPU time per line.
+b4_follow() {
+	local key=$1 file=$2 pid=${3:-} cpu0=0 cpu1 p50 p99 mx rate wp50 wp99 late
+	[ -z "$pid" ] || cpu0=$("$BIN/probe" cpu "$pid")
+	read -r p50 _ p99 mx _ _ rate wp50 wp99 late < <("$BIN/follow" -r 10000 -d "$B4_SECONDS" -p 1000 -l $LINE_LEN "$file")
+	record "$key" "$p99"
+	record "$key.p50" "$p50"
+	record "$key.max" "$mx"
+	record "$key.rate" "$rate"
+	record "$key.wp50" "$wp50"
+	record "$key.wp99" "$wp99"
+	record "$key.late" "$late"
+	if [ -n "$pid" ]; then
+		cpu1=$("$BIN/probe" cpu "$pid")
+		record "$key.cpu" "$(calc "($cpu1 - $cpu0) * 1e6 / (10000 * $B4_SECONDS)")"
+	fi
+}
+
 if want B4; then
 	say "bench: B4 follow latency (10,000 lines/s, polling every 1 ms, ${B4_SECONDS} s a run)"
 	for r in $(seq "$RUNS"); do
 		rm -f "$W/plain/b4"; touch "$W/plain/b4"; settle
-		read -r _ _ p99 _ _ _ _ < <("$BIN/follow" -r 10000 -d "$B4_SECONDS" -p 1000 -l $LINE_LEN "$W/plain/b4")
-		record b4.plain "$p99"
+		b4_follow b4.plain "$W/plain/b4"
 		mkdir "$TMNT/b4-$r"; settle
-		read -r p50 _ p99 mx _ _ rate < <("$BIN/follow" -r 10000 -d "$B4_SECONDS" -p 1000 -l $LINE_LEN "$TMNT/b4-$r/log")
-		record b4.tfs "$p99"
-		record b4.tfs.p50 "$p50"
-		record b4.tfs.max "$mx"
-		record b4.tfs.rate "$rate"
+		b4_follow b4.tfs "$TMNT/b4-$r/log" "$TPID"
 		rmdir "$TMNT/b4-$r"
 		# The floor: the null filesystem's memlog keeps the lines in
 		# memory and reads them back, in topicfs's own configuration
 		# (attribute timeout 0, direct_io), so only FUSE stands between
 		# writer and reader. The follower starts at the file's end.
-		read -r _ _ p99 _ _ _ rate < <("$BIN/follow" -r 10000 -d "$B4_SECONDS" -p 1000 -l $LINE_LEN "$W/null-a0-d1/memlog")
-		record b4.null "$p99"
-		record b4.null.rate "$rate"
+		b4_follow b4.null "$W/null-a0-d1/memlog" "${MOUNT_PID[$W/null-a0-d1]}"
 	done
 	rm -f "$W/plain/b4"
 fi
@@ -700,9 +714,18 @@ for c in "${NULL_CFGS[@]}"; do base_row "b3.null.$c" "B3 null FUSE read, ${NULL_
 base_row b3.tfs.zstd "B3 topicfs replay, zstd segments" MB/s
 base_row b3.tfs.plain "B3 topicfs replay, uncompressed segments" MB/s
 base_row b4.plain "B4 plain file follow p99" ms 3
-base_row b4.tfs.rate "B4 achieved append rate on topicfs" lines/s
 base_row b4.null "B4 FUSE floor follow p99 (null filesystem's memlog, ${NULL_DESC[a0-d1]})" ms 3
-base_row b4.null.rate "B4 achieved append rate on the FUSE floor" lines/s
+for k in tfs null; do
+	n=$([ $k = tfs ] && echo topicfs || echo "the FUSE floor")
+	base_row b4.$k.rate "B4 achieved append rate on $n" lines/s
+	base_row b4.$k.wp50 "B4 write() p50 on $n" ms 3
+	base_row b4.$k.wp99 "B4 write() p99 on $n" ms 3
+	base_row b4.$k.cpu "B4 daemon CPU per line on $n" "µs" 1
+done
+for k in plain tfs null; do
+	n=$(case $k in plain) echo "the plain file" ;; tfs) echo topicfs ;; *) echo "the FUSE floor" ;; esac)
+	base_row b4.$k.late "B4 reader's 1 ms sleeps, p99 lateness, following $n" ms 3
+done
 base_row b6.small "B6 topicfs peak RSS at $((B6_MB / 4)) MiB" MiB 1
 base_row b7.small "B7 mount, $B7_SMALL_KB KiB segments$([ "${B7_COLD:-0}" = 1 ] && echo ", cold cache")" s 3
 base_row b7.small.warm "B7 mount, $B7_SMALL_KB KiB segments, warm cache" s 3
