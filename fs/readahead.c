@@ -42,7 +42,13 @@
 ** to read the batch just copied into a warm buffer, and every unmapping
 ** interrupts the other CPUs to flush their TLBs: with 8 MiB mappings, 156
 ** against 135 ticks of daemon CPU over 11 replays of 256 MiB, and with a
-** mapping per batch the flushes alone took 17% of the daemon's time. */
+** mapping per batch the flushes alone took 17% of the daemon's time.
+** Nor does a batch's text go from the page cache straight into the ring
+** (pread there, checked there, no copy from the cursor's buffer, for the
+** batches that fit the fill): the kernel's copy into the ring, whose lines
+** are cold, grew by more than the memcpy shrank, and the reads of the next
+** header added lookups: 120 against 111 ticks of daemon CPU over 8 replays
+** of 256 MiB, alternated four times, with a third of the batches fitting. */
 #define ROOM (128u << 10) /* free room that makes a window worth filling */
 #define RINGS_MAX 16	/* rings a mount holds at once (64 MiB); a reader
 			** beyond them reads without a window */
