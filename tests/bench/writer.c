@@ -12,6 +12,10 @@
 **       the last "\n" in the chunk, taken from IN round robin over the OUTs
 **       (IN's bytes follow on from one OUT to the next), so many topics
 **       fill at once.
+**   writer -b CHUNK -t BYTES -s IN OUT...
+**       The same with only IN's first CHUNK bytes, written again and
+**       again: the source stays in cache, as a FUSE daemon's request
+**       buffer does, and the time is the destination's alone.
 **
 ** Every OUT is opened with O_WRONLY|O_APPEND|O_CREAT. Prints on stdout
 ** "<writes> <bytes> <seconds>": the time from the first write to the last
@@ -139,10 +143,10 @@ static int lines_mode(const char *in, const char *out, size_t len, unsigned long
 }
 
 static int bytes_mode(const char *in, char **outs, int nout, size_t chunk,
-		      unsigned long long per_out)
+		      unsigned long long per_out, int hot)
 {
 	size_t n, pos = 0;
-	char *data = slurp(in, 0, &n);
+	char *data = slurp(in, hot ? chunk : 0, &n);
 	unsigned long long *done = calloc((size_t)nout, sizeof(*done));
 	unsigned long long writes = 0, bytes = 0;
 	int *fds = calloc((size_t)nout, sizeof(*fds));
@@ -204,7 +208,7 @@ static int bytes_mode(const char *in, char **outs, int nout, size_t chunk,
 static void usage(void)
 {
 	fprintf(stderr, "usage: writer -l LEN -n LINES IN OUT\n"
-			"       writer -b CHUNK -t BYTES IN OUT...\n");
+			"       writer -b CHUNK -t BYTES [-s] IN OUT...\n");
 	exit(2);
 }
 
@@ -212,9 +216,9 @@ int main(int argc, char *argv[])
 {
 	unsigned long long lines = 0, total = 0;
 	size_t len = 0, chunk = 0;
-	int c, have_len = 0;
+	int c, have_len = 0, hot = 0;
 
-	while ((c = getopt(argc, argv, "l:n:b:t:")) != -1) {
+	while ((c = getopt(argc, argv, "l:n:b:t:s")) != -1) {
 		switch (c) {
 		case 'l':
 			len = strtoul(optarg, NULL, 10);
@@ -229,6 +233,9 @@ int main(int argc, char *argv[])
 		case 't':
 			total = strtoull(optarg, NULL, 10);
 			break;
+		case 's':
+			hot = 1;
+			break;
 		default:
 			usage();
 		}
@@ -237,7 +244,7 @@ int main(int argc, char *argv[])
 		return lines_mode(argv[optind], argv[optind + 1], len, lines);
 	if (chunk > 0 && total > 0 && argc - optind >= 2)
 		return bytes_mode(argv[optind], argv + optind + 1, argc - optind - 1,
-				  chunk, total);
+				  chunk, total, hot);
 	usage();
 	return 2;
 }
