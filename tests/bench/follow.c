@@ -54,7 +54,7 @@ struct run {
 	double *lat_ms;	   /* per line seen, in order */
 	double *write_ms;  /* per line written: how long its write() took */
 	double *late_ms;   /* per sleep of the reader: how late it woke */
-	uint64_t sleeps;
+	uint64_t sleeps, sleeps_cap;
 	uint64_t seen;
 	int bad;
 };
@@ -130,7 +130,7 @@ int main(int argc, char *argv[])
 	size_t cap = 1 << 20, have = 0;
 	char *buf;
 	pthread_t th;
-	uint64_t idle_since = 0, max_sleeps;
+	uint64_t idle_since = 0;
 	int c, fd;
 
 	while ((c = getopt(argc, argv, "r:d:p:l:")) != -1) {
@@ -157,9 +157,10 @@ int main(int argc, char *argv[])
 	r.lines = (uint64_t)(r.rate * seconds);
 	r.lat_ms = malloc(r.lines * sizeof(double));
 	r.write_ms = malloc(r.lines * sizeof(double));
-	/* The reader sleeps at most once per poll interval. */
-	max_sleeps = (uint64_t)(seconds * 1e6 / (double)(r.poll_us > 0 ? r.poll_us : 1)) + 10000;
-	r.late_ms = malloc(max_sleeps * sizeof(double));
+	/* The reader sleeps about once per poll interval, for as long as the
+	** writer takes, which is longer when it cannot keep its pace. */
+	r.sleeps_cap = 4096;
+	r.late_ms = malloc(r.sleeps_cap * sizeof(double));
 	buf = malloc(cap);
 	if (r.lat_ms == NULL || r.write_ms == NULL || r.late_ms == NULL || buf == NULL)
 		return 1;
@@ -212,8 +213,14 @@ int main(int argc, char *argv[])
 		uint64_t slept = mono_ns();
 		usleep((useconds_t)r.poll_us);
 		slept = mono_ns() - slept;
-		if (r.sleeps < max_sleeps)
-			r.late_ms[r.sleeps++] = (double)slept / 1e6 - (double)r.poll_us / 1e3;
+		if (r.sleeps == r.sleeps_cap) {
+			double *more = realloc(r.late_ms, 2 * r.sleeps_cap * sizeof(double));
+			if (more == NULL)
+				return 1;
+			r.late_ms = more;
+			r.sleeps_cap *= 2;
+		}
+		r.late_ms[r.sleeps++] = (double)slept / 1e6 - (double)r.poll_us / 1e3;
 	}
 	pthread_join(th, NULL);
 	close(fd);
