@@ -261,9 +261,9 @@ b1_step() {
 		rm -f "$W/plain/b1" ;;
 	store) # the storing bound's write: as many bytes, from one buffer
 		# that stays in cache as the daemon's does, into a new file on
-		# DATADIR's file system (from a copy of all the data in memory
-		# it once ran at 250-325 MB/s in every run of a full run, below
-		# topicfs itself)
+		# DATADIR's file system (written from a copy of all the data in
+		# memory, it once ran at 247-325 MB/s in every run of a full
+		# run, below topicfs itself)
 		rm -f "$W/plain/b1s"; settle
 		set -- $("$BIN/writer" -b "$BLKSIZE" -t "$DATA_BYTES" -s "$DATA" "$W/plain/b1s")
 		record b1.store "$(mbps "$2" "$3")"
@@ -718,16 +718,15 @@ base_row b3.tfs.zstd "B3 topicfs replay, zstd segments" MB/s
 base_row b3.tfs.plain "B3 topicfs replay, uncompressed segments" MB/s
 base_row b4.plain "B4 plain file follow p99" ms 3
 base_row b4.null "B4 FUSE floor follow p99 (null filesystem's memlog, ${NULL_DESC[a0-d1]})" ms 3
+declare -A B4_WHO=([plain]="the plain file" [tfs]=topicfs [null]="the FUSE floor")
 for k in tfs null; do
-	n=$([ $k = tfs ] && echo topicfs || echo "the FUSE floor")
-	base_row b4.$k.rate "B4 achieved append rate on $n" lines/s
-	base_row b4.$k.wp50 "B4 write() p50 on $n" ms 3
-	base_row b4.$k.wp99 "B4 write() p99 on $n" ms 3
-	base_row b4.$k.cpu "B4 daemon CPU per line on $n" "µs" 1
+	base_row b4.$k.rate "B4 achieved append rate on ${B4_WHO[$k]}" lines/s
+	base_row b4.$k.wp50 "B4 write() p50 on ${B4_WHO[$k]}" ms 3
+	base_row b4.$k.wp99 "B4 write() p99 on ${B4_WHO[$k]}" ms 3
+	base_row b4.$k.cpu "B4 daemon CPU per line on ${B4_WHO[$k]}" "µs" 1
 done
 for k in plain tfs null; do
-	n=$(case $k in plain) echo "the plain file" ;; tfs) echo topicfs ;; *) echo "the FUSE floor" ;; esac)
-	base_row b4.$k.late "B4 reader's 1 ms sleeps, p99 lateness, following $n" ms 3
+	base_row b4.$k.late "B4 reader's 1 ms sleeps, p99 lateness, following ${B4_WHO[$k]}" ms 3
 done
 base_row b6.small "B6 topicfs peak RSS at $((B6_MB / 4)) MiB" MiB 1
 base_row b7.small "B7 mount, $B7_SMALL_KB KiB segments$([ "${B7_COLD:-0}" = 1 ] && echo ", cold cache")" s 3
