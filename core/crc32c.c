@@ -30,6 +30,7 @@
 
 static uint32_t table[8][256];
 static uint32_t lane_shift[4][256]; /* shift() of byte k of a state */
+static uint32_t x_pow2[67];	    /* x^(2^k) mod P, reflected as the states are */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int have_hw;
 
@@ -39,6 +40,20 @@ static uint32_t over_zeros(uint32_t s, size_t n)
 	while (n--)
 		s = (s >> 8) ^ table[0][s & 0xff];
 	return s;
+}
+
+/* a(x) * b(x) mod P, both reflected (bit 31 the coefficient of x^0). A
+** state advanced over n zero bytes is the state times x^(8n) mod P. */
+static uint32_t mulmod(uint32_t a, uint32_t b)
+{
+	uint32_t p = 0;
+
+	for (uint32_t m = 1u << 31; m != 0; m >>= 1) {
+		if (a & m)
+			p ^= b;
+		b = (b >> 1) ^ (POLY & (0u - (b & 1))); /* b * x */
+	}
+	return p;
 }
 
 static void crc32c_init(void)
@@ -63,6 +78,9 @@ static void crc32c_init(void)
 					v ^= bit[8 * k + j];
 			lane_shift[k][b] = v;
 		}
+	x_pow2[0] = 1u << 30; /* x^1: bit 31 is x^0 in the reflected order */
+	for (int k = 1; k < 67; k++) /* up to 8 bits times a 64-bit length */
+		x_pow2[k] = mulmod(x_pow2[k - 1], x_pow2[k - 1]);
 #if defined(__x86_64__)
 	have_hw = __builtin_cpu_supports("sse4.2");
 #endif
@@ -201,4 +219,22 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 		return crc32c_hw(crc, buf, len);
 #endif
 	return crc32c_sw(crc, buf, len);
+}
+
+/*
+** crc(A B) = zeros(crc(A), |B|) ^ crc(B), where zeros() advances a CRC
+** over |B| zero bytes: the pre- and post-inversions of the two CRCs cancel
+** out, since advancing is linear. zeros() multiplies by x^(8|B|) mod P,
+** built from the powers x^(2^k) that the bits of 8|B| name: a product of
+** 32 steps for each bit set in |B|, against one pass over B.
+*/
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
+{
+	uint32_t x = 1u << 31; /* x^0 */
+
+	pthread_once(&once, crc32c_init);
+	for (int k = 3; len_b != 0; len_b >>= 1, k++) /* k = 3: eight bits a byte */
+		if (len_b & 1)
+			x = mulmod(x, x_pow2[k]);
+	return mulmod(x, crc_a) ^ crc_b;
 }

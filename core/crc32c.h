@@ -23,4 +23,12 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 */
 uint32_t crc32c_count(uint32_t crc, const void *buf, size_t len, unsigned char c, size_t *count);
 
+/*
+** The CRC of A followed by B, from crc_a = crc32c(0, A, |A|), crc_b =
+** crc32c(0, B, |B|) and len_b = |B|, without reading either: so a batch's
+** text can be checked and counted in one pass before its header, which
+** holds the count and comes first in the CRC, is written.
+*/
+uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b);
+
 #endif

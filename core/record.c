@@ -42,10 +42,6 @@
 */
 #include "record.h"
 
-#if defined(__SSE2__) && defined(__x86_64__) /* _mm_cvtsi128_si64 */
-#include <emmintrin.h>
-#endif
-
 #include <errno.h>
 #include <string.h>
 #include <sys/uio.h>
@@ -83,30 +79,6 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out)
 		return -EAGAIN;
 	*out = b;
 	return 0;
-}
-
-/* The number of "\n" bytes in p[0..n): with SSE2, 16 bytes a step into
-** byte counters that are summed every 255 steps, before they can wrap. */
-size_t rec_count_newlines(const void *buf, size_t n)
-{
-	const unsigned char *p = buf;
-	size_t i = 0, total = 0;
-#if defined(__SSE2__) && defined(__x86_64__) /* _mm_cvtsi128_si64 */
-	const __m128i nl = _mm_set1_epi8('\n'), zero = _mm_setzero_si128();
-
-	while (n - i >= 16) {
-		size_t steps = (n - i) / 16 < 255 ? (n - i) / 16 : 255;
-		__m128i acc = zero;
-
-		for (; steps > 0; steps--, i += 16)
-			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)(p + i)), nl));
-		acc = _mm_sad_epu8(acc, zero);
-		total += (size_t)_mm_cvtsi128_si64(acc) + (size_t)_mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc));
-	}
-#endif
-	for (; i < n; i++)
-		total += p[i] == '\n';
-	return total;
 }
 
 int rec_check(const unsigned char *p, const rec_batch *b)
@@ -283,17 +255,24 @@ size_t rec_encode_end(rec_encoder *e, uint64_t base_offset, uint64_t base_bytepo
 	return e->len;
 }
 
-size_t rec_encode_header(unsigned char *h, const struct iovec *iov, int iovcnt, size_t total,
-			 uint32_t count, uint64_t base_offset, uint64_t base_bytepos,
-			 int64_t timestamp_ms)
+uint32_t rec_text_scan(const struct iovec *iov, int iovcnt, size_t *lines)
 {
-	uint32_t crc;
+	uint32_t crc = 0;
 
+	*lines = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		size_t n;
+		crc = crc32c_count(crc, iov[i].iov_base, iov[i].iov_len, '\n', &n);
+		*lines += n;
+	}
+	return crc;
+}
+
+size_t rec_encode_header(unsigned char *h, uint32_t text_crc, size_t total, uint32_t count,
+			 uint64_t base_offset, uint64_t base_bytepos, int64_t timestamp_ms)
+{
 	put_header(h, REC_HEADER_SIZE + total, 0, count, base_offset, base_bytepos, timestamp_ms,
 		   total, 0);
-	crc = crc32c(0, h + 4, REC_HEADER_SIZE - 4);
-	for (int i = 0; i < iovcnt; i++)
-		crc = crc32c(crc, iov[i].iov_base, iov[i].iov_len);
-	io_put32(h, crc);
+	io_put32(h, crc32c_combine(crc32c(0, h + 4, REC_HEADER_SIZE - 4), text_crc, total));
 	return REC_HEADER_SIZE + total;
 }

@@ -56,8 +56,6 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out);
 */
 int rec_check(const unsigned char *p, const rec_batch *b);
 
-/* The number of "\n" bytes in buf[0..n), 16 at a time where SSE2 is. */
-size_t rec_count_newlines(const void *buf, size_t n);
 
 /* Walks the records of a checked batch. */
 typedef struct rec_iter {
@@ -120,13 +118,18 @@ size_t rec_encode_end(rec_encoder *e, uint64_t base_offset, uint64_t base_bytepo
 		      int64_t timestamp_ms);
 
 /*
-** The header of an untimed batch whose text is the iovcnt pieces of iov
-** (total bytes, count complete lines), into h (REC_HEADER_SIZE bytes), CRC
-** included: h followed by the pieces is the batch, ready for one pwritev.
-** Returns the batch's length.
+** An append's one pass over the text it was given (the iovcnt pieces of
+** iov): returns their CRC-32C, and in *lines the number of "\n" bytes.
 */
-size_t rec_encode_header(unsigned char *h, const struct iovec *iov, int iovcnt, size_t total,
-			 uint32_t count, uint64_t base_offset, uint64_t base_bytepos,
-			 int64_t timestamp_ms);
+uint32_t rec_text_scan(const struct iovec *iov, int iovcnt, size_t *lines);
+
+/*
+** The header of an untimed batch whose text (total bytes, count complete
+** lines) has the CRC text_crc (rec_text_scan), into h (REC_HEADER_SIZE
+** bytes), the batch's CRC included: h followed by the text is the batch,
+** ready for one pwritev. Returns the batch's length.
+*/
+size_t rec_encode_header(unsigned char *h, uint32_t text_crc, size_t total, uint32_t count,
+			 uint64_t base_offset, uint64_t base_bytepos, int64_t timestamp_ms);
 
 #endif

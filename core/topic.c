@@ -544,6 +544,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 {
 	struct line_iter it = {iov, iovcnt, 0, 0};
 	size_t total = 0, enc, count = 0;
+	uint32_t text_crc;
 	int64_t max_msg, seg_bytes, seg_ms, now = io_now_ms();
 	unsigned char head[REC_HEADER_SIZE];
 	struct iovec wv_small[8], *wv = wv_small;
@@ -568,9 +569,9 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	if (rc < 0)
 		goto out;
 
-	/* The lines: how many, and none longer than max.message.bytes. */
-	for (int i = 0; i < iovcnt; i++)
-		count += rec_count_newlines(iov[i].iov_base, iov[i].iov_len);
+	/* The lines: how many (in the CRC's pass over the text), and none
+	** longer than max.message.bytes. */
+	text_crc = rec_text_scan(iov, iovcnt, &count);
 	if (!lines_fit(iov, iovcnt, total, (size_t)max_msg)) {
 		/* walk the lines to the first one too long, for the log */
 		ssize_t len;
@@ -605,7 +606,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	}
 	if (now < t->last_ts_ms)
 		now = t->last_ts_ms;
-	size_t blen = rec_encode_header(head, iov, iovcnt, total, (uint32_t)count, s->end_offset,
+	size_t blen = rec_encode_header(head, text_crc, total, (uint32_t)count, s->end_offset,
 					s->end_bytepos, now);
 	wv[0].iov_base = head;
 	wv[0].iov_len = REC_HEADER_SIZE;

@@ -110,3 +110,35 @@ Test(crc, count_in_the_same_pass)
 	}
 	free(buf);
 }
+
+/* crc32c_combine: the CRC of A then B from the CRCs of A and B and B's
+** length, for lengths from 0 to past a lane block, split everywhere in a
+** text, and for a length of many zero bytes against advancing byte by
+** byte. */
+Test(crc, combine_joins_two_crcs)
+{
+	enum { MAX = 3 * 3072 + 100 };
+	unsigned char *buf = malloc(MAX);
+	uint64_t x = 0x9e3779b97f4a7c15u;
+
+	cr_assert(buf != NULL);
+	for (size_t i = 0; i < MAX; i++) {
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		buf[i] = (unsigned char)(x >> 32);
+	}
+	for (size_t len = 0; len <= MAX; len += len < 64 ? 1 : 251) {
+		uint32_t whole = crc32c(0, buf, len);
+		for (size_t a = 0; a <= len; a += a < 16 || len - a < 16 ? 1 : 97) {
+			uint32_t ca = crc32c(0, buf, a), cb = crc32c(0, buf + a, len - a);
+			cr_assert_eq(crc32c_combine(ca, cb, len - a), whole, "%zu bytes split at %zu", len, a);
+		}
+	}
+	/* 5 MiB of zeros after "123456789": the long way against the short. */
+	size_t zn = 5u << 20;
+	unsigned char *zeros = calloc(1, zn);
+	cr_assert(zeros != NULL);
+	uint32_t head = crc32c(0, "123456789", 9);
+	cr_assert_eq(crc32c_combine(head, crc32c(0, zeros, zn), zn), crc32c(head, zeros, zn));
+	free(zeros);
+	free(buf);
+}

@@ -2,10 +2,10 @@
 ** test_record.c: the newline counts of core/record.c and core/crc32c.c.
 ** rec_check() of untimed batches counts the text's lines in the CRC's own
 ** pass (crc32c_count: 16 bytes a step in three lanes of 1 KiB, the rest
-** a byte at a time); appends count with rec_count_newlines() (16 bytes a
-** step, counters summed every 255 steps). Both against a plain count: for
-** texts of every length around their steps, with the right count, counts
-** one off, and bytes after the last newline. A batch is accepted exactly
+** a byte at a time), and so do appends (rec_text_scan, whose CRC the
+** header's is then combined with). Against a plain count: for texts of
+** every length around the steps, with the right count, counts one off,
+** and bytes after the last newline. A batch is accepted exactly
 ** when its text is `count` lines, each ending in "\n"; damage at the edges
 ** of lanes and blocks is seen.
 */
@@ -16,6 +16,7 @@
 
 #include <criterion/criterion.h>
 
+#include "../../core/crc32c.h"
 #include "../../core/record.h"
 
 TestSuite(record, .timeout = 60);
@@ -27,8 +28,15 @@ static int check(unsigned char *batch, const unsigned char *text, size_t n, uint
 {
 	struct iovec iov = {.iov_base = (void *)text, .iov_len = n};
 	rec_batch b;
-	size_t len = rec_encode_header(batch, &iov, 1, n, count, 7, 70, 1700000000000);
+	size_t lines, want = 0;
+	uint32_t text_crc = rec_text_scan(&iov, 1, &lines);
+	size_t len = rec_encode_header(batch, text_crc, n, count, 7, 70, 1700000000000);
 	int rc;
+
+	for (size_t i = 0; i < n; i++)
+		want += text[i] == '\n';
+	cr_assert_eq(lines, want, "rec_text_scan counted %zu of %zu lines in %zu bytes", lines, want, n);
+	cr_assert_eq(text_crc, crc32c(0, text, n), "rec_text_scan's CRC, %zu bytes", n);
 
 	memcpy(batch + REC_HEADER_SIZE, text, n);
 	rc = rec_decode_header(batch, len, &b);
@@ -113,30 +121,4 @@ Test(record, damage_anywhere_in_a_long_batch_is_seen)
 	}
 	free(text);
 	free(batch);
-}
-
-/* rec_count_newlines against a plain count, at every length around its
-** 16-byte steps and its counters' 255-step flushes, at several alignments. */
-Test(record, count_newlines_matches_a_plain_count)
-{
-	enum { MAX = 9000 };
-	unsigned char *buf = malloc(MAX + 8);
-	uint64_t x = 0x9e3779b97f4a7c15u;
-
-	cr_assert(buf != NULL);
-	for (int all = 0; all < 2; all++) { /* all: every byte a newline */
-		for (size_t i = 0; i < MAX + 8; i++) {
-			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-			buf[i] = all || (x >> 40) % 5 == 0 ? '\n' : (unsigned char)(x >> 48);
-		}
-		for (size_t n = 0; n <= MAX; n += n < 100 || n % 4080 < 20 || n % 4080 > 4060 ? 1 : 37) {
-			for (size_t al = 0; al < 8; al += 3) {
-				size_t want = 0;
-				for (size_t i = 0; i < n; i++)
-					want += buf[al + i] == '\n';
-				cr_assert_eq(rec_count_newlines(buf + al, n), want, "%zu bytes at +%zu", n, al);
-			}
-		}
-	}
-	free(buf);
 }
