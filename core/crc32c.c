@@ -11,6 +11,8 @@
 ** state, b and c are those of B and C from state 0, and shift() advances a
 ** state over LANE zero bytes. shift() is linear in the state, so a table
 ** of what it does to each byte of the state makes it four lookups.
+** crc32c_combine() joins two CRCs the same way over any length, with a
+** product by x^(8n) mod P (over_zeros) where the lanes use the table.
 **
 ** crc32c_count() makes the same pass and also compares every 16 bytes with
 ** one byte value into SSE counters: those instructions fit in the cycles
@@ -34,14 +36,6 @@ static uint32_t x_pow2[67];	    /* x^(2^k) mod P, reflected as the states are */
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int have_hw;
 
-/* The state s (no inversion) advanced over n zero bytes, a byte at a time. */
-static uint32_t over_zeros(uint32_t s, size_t n)
-{
-	while (n--)
-		s = (s >> 8) ^ table[0][s & 0xff];
-	return s;
-}
-
 /* a(x) * b(x) mod P, both reflected (bit 31 the coefficient of x^0). A
 ** state advanced over n zero bytes is the state times x^(8n) mod P. */
 static uint32_t mulmod(uint32_t a, uint32_t b)
@@ -56,6 +50,18 @@ static uint32_t mulmod(uint32_t a, uint32_t b)
 	return p;
 }
 
+/* x^(8n) mod P, what a state is multiplied by to advance over n zero
+** bytes: the product of the powers x^(2^k) that the bits of 8n name. */
+static uint32_t over_zeros(uint64_t n)
+{
+	uint32_t x = 1u << 31; /* x^0 */
+
+	for (int k = 3; n != 0; n >>= 1, k++) /* k = 3: eight bits a byte */
+		if (n & 1)
+			x = mulmod(x, x_pow2[k]);
+	return x;
+}
+
 static void crc32c_init(void)
 {
 	for (uint32_t i = 0; i < 256; i++) {
@@ -67,9 +73,12 @@ static void crc32c_init(void)
 	for (uint32_t i = 0; i < 256; i++)
 		for (int s = 1; s < 8; s++)
 			table[s][i] = (table[s - 1][i] >> 8) ^ table[0][table[s - 1][i] & 0xff];
-	uint32_t bit[32]; /* shift() of each single-bit state */
+	x_pow2[0] = 1u << 30; /* x^1: bit 31 is x^0 in the reflected order */
+	for (int k = 1; k < 67; k++) /* up to 8 bits times a 64-bit length */
+		x_pow2[k] = mulmod(x_pow2[k - 1], x_pow2[k - 1]);
+	uint32_t lane = over_zeros(LANE), bit[32]; /* shift() of each single-bit state */
 	for (int i = 0; i < 32; i++)
-		bit[i] = over_zeros(1u << i, LANE);
+		bit[i] = mulmod(1u << i, lane);
 	for (int k = 0; k < 4; k++)
 		for (uint32_t b = 0; b < 256; b++) {
 			uint32_t v = 0;
@@ -78,9 +87,6 @@ static void crc32c_init(void)
 					v ^= bit[8 * k + j];
 			lane_shift[k][b] = v;
 		}
-	x_pow2[0] = 1u << 30; /* x^1: bit 31 is x^0 in the reflected order */
-	for (int k = 1; k < 67; k++) /* up to 8 bits times a 64-bit length */
-		x_pow2[k] = mulmod(x_pow2[k - 1], x_pow2[k - 1]);
 #if defined(__x86_64__)
 	have_hw = __builtin_cpu_supports("sse4.2");
 #endif
@@ -222,19 +228,12 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len)
 }
 
 /*
-** crc(A B) = zeros(crc(A), |B|) ^ crc(B), where zeros() advances a CRC
-** over |B| zero bytes: the pre- and post-inversions of the two CRCs cancel
-** out, since advancing is linear. zeros() multiplies by x^(8|B|) mod P,
-** built from the powers x^(2^k) that the bits of 8|B| name: a product of
-** 32 steps for each bit set in |B|, against one pass over B.
+** crc(A B) = crc(A) advanced over |B| zero bytes, ^ crc(B): the pre- and
+** post-inversions of the two CRCs cancel out, since advancing is linear.
+** A product of 32 steps for each bit set in |B|, against a pass over B.
 */
 uint32_t crc32c_combine(uint32_t crc_a, uint32_t crc_b, uint64_t len_b)
 {
-	uint32_t x = 1u << 31; /* x^0 */
-
 	pthread_once(&once, crc32c_init);
-	for (int k = 3; len_b != 0; len_b >>= 1, k++) /* k = 3: eight bits a byte */
-		if (len_b & 1)
-			x = mulmod(x, x_pow2[k]);
-	return mulmod(x, crc_a) ^ crc_b;
+	return mulmod(over_zeros(len_b), crc_a) ^ crc_b;
 }

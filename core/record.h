@@ -56,7 +56,6 @@ int rec_decode_header(const unsigned char *p, size_t avail, rec_batch *out);
 */
 int rec_check(const unsigned char *p, const rec_batch *b);
 
-
 /* Walks the records of a checked batch. */
 typedef struct rec_iter {
 	const unsigned char *p, *end; /* the text still to walk */
