@@ -12,7 +12,8 @@
 **              name. It is held only for short, I/O-free sections, so a
 **              reader never waits for a writer's I/O.
 ** Order: append_mu before mu. A store's own mutex (store.c) is taken before
-** either. A segment is reference-counted; a cursor or a sync holds a
+** either. A third, fill_mu, is prefill.c's: taken after append_mu (or
+** alone, by the helper that writes ahead of the newest batch), before mu. A segment is reference-counted; a cursor or a sync holds a
 ** reference while it uses the segment without mu.
 */
 #ifndef TOPICFS_CORE_INTERNAL_H
@@ -47,6 +48,19 @@ typedef struct seg {
 	int64_t max_ts_ms;
 	uint64_t last_index_loc; /* location of the newest index entry */
 	idx index;
+	/* Room made ahead of the batches (prefill.c). map, room_end and
+	** fill_from change under the topic's fill_mu, map and no_room also
+	** under append_mu, zapped only under append_mu; the atomics are the
+	** writer's and the helper's handshake (prefill.c). */
+	unsigned char *map; /* the file mapped shared and writable, or NULL */
+	uint64_t map_len;
+	uint64_t room_end;	  /* the file's length when room was made past size */
+	uint64_t zapped;	  /* the mapping below this was dropped */
+	_Atomic uint64_t reserved; /* end of the batch being written, or of the last */
+	_Atomic uint64_t ready;	  /* [.., ready) is mapped with its pages in */
+	_Atomic uint64_t fill_from; /* while filling, the helper writes from */
+	atomic_int filling;	  /* here to room_end: no append goes there */
+	atomic_int no_room;	  /* rolled, closed or failed: make no more room */
 } seg;
 
 struct topic {
@@ -56,6 +70,8 @@ struct topic {
 	pthread_mutex_t append_mu;
 	pthread_mutex_t mu;
 	pthread_mutex_t seal_mu; /* one topic_finish_seals at a time */
+	pthread_mutex_t fill_mu; /* held by a prefill step that writes outside append_mu */
+	uint64_t mapped_appends;  /* batches copied into room made ahead; under append_mu */
 	/* Protected by mu: */
 	char name[STORE_NAME_MAX + 1];
 	seg **segs; /* oldest first; the last one is the newest, never sealed */
@@ -83,6 +99,8 @@ int topic_create_dir(int parent_dirfd, const char *dirname, mode_t mode, uid_t u
 int topic_load(store *st, int topics_dirfd, const char *name, topic **out);
 void topic_mark_deleted(topic *t);
 void topic_set_name(topic *t, const char *name);
+/* Cut the newest segment back to its batches: no room ahead (prefill.c). */
+void topic_release_room(topic *t);
 
 /* topic.c, for maint.c and compact.c (the background thread) */
 /* Put nw in place of old in the segment list; takes over nw's reference.
@@ -101,5 +119,6 @@ void segs_release(seg **v, size_t n);
 
 /* store.c, for topic.c */
 const cfg *store_defaults(const store *s);
+struct prefill *store_prefill(const store *s); /* the store's prefill helper (prefill.c) */
 
 #endif

@@ -44,6 +44,12 @@
 ** is damage, not a tear: it is kept (reads of it fail with EIO) and the
 ** scan goes on. So recovery reads the index and the tail of the newest
 ** segment, never whole logs.
+**
+** ROOM. While a bulk writer appends, the newest segment's file may run on
+** past its batches with zero bytes: room made ahead of the writer
+** (prefill.c). A roll and a clean close cut it; after a crash, the scan
+** stops at the first zero header (impossible: its length is 0) and the
+** zeros are cut like a torn tail.
 */
 #include "segment.h"
 
@@ -53,12 +59,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "crc32c.h"
 #include "io.h"
 #include "log.h"
+#include "prefill.h"
 #include "record.h"
 
 #define SEG_VERSION 1
@@ -142,6 +150,12 @@ void seg_unref(seg *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
+	/* Room made ahead of the batches (prefill.c) goes with the last
+	** reference; nobody else can hold append_mu for s now. */
+	if (s->fd >= 0)
+		prefill_release_locked(NULL, s);
+	if (s->map)
+		munmap(s->map, s->map_len);
 	if (s->fd >= 0)
 		close(s->fd);
 	if (s->idx_fd >= 0)
@@ -427,6 +441,25 @@ static int entry_matches(const seg *s, const idx_entry *e, uint64_t file_end)
 	return ok;
 }
 
+/* Whether the file holds only zero bytes from `from` to `to`: the room
+** that prefill.c makes past the batches, which a crash leaves behind (a
+** torn batch is never all zeros: its header holds its length). */
+static int zeros_to_end(int fd, uint64_t from, uint64_t to)
+{
+	unsigned char buf[16384];
+
+	while (from < to) {
+		size_t n = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
+		if (io_pread_all(fd, buf, n, (off_t)from) != (ssize_t)n)
+			return 0;
+		for (size_t i = 0; i < n; i++)
+			if (buf[i])
+				return 0;
+		from += n;
+	}
+	return 1;
+}
+
 static int open_newest(int dirfd, seg *s, uint64_t file_end)
 {
 	char name[32];
@@ -454,8 +487,14 @@ static int open_newest(int dirfd, seg *s, uint64_t file_end)
 	if ((rc = scan_batches(s, &sc, file_end, 0, "recovering")) < 0)
 		return rc;
 	if (sc.loc < file_end) {
-		log_warn("segment %020" PRIu64 ": cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64,
-			 s->base_offset, file_end - sc.loc, sc.loc);
+		if (zeros_to_end(s->fd, sc.loc, file_end))
+			log_info("segment %020" PRIu64 ": cut %" PRIu64 " zero bytes after its batches "
+				 "at byte %" PRIu64 " (room made ahead of a bulk writer)",
+				 s->base_offset, file_end - sc.loc, sc.loc);
+		else
+			log_warn("segment %020" PRIu64 ": cut a torn tail of %" PRIu64
+				 " bytes at byte %" PRIu64,
+				 s->base_offset, file_end - sc.loc, sc.loc);
 		if (ftruncate(s->fd, (off_t)sc.loc) < 0 || fsync(s->fd) < 0)
 			return -errno;
 	}

@@ -31,6 +31,7 @@
 #include "core_internal.h"
 #include "io.h"
 #include "log.h"
+#include "prefill.h"
 #include "topic.h"
 
 struct store {
@@ -42,11 +43,17 @@ struct store {
 	topic **topics; /* sorted by name; protected by mu */
 	size_t n, cap;
 	unsigned long seq; /* names in tmp/ and trash/; protected by mu */
+	prefill *prefill;  /* room ahead of bulk writers (prefill.c) */
 };
 
 const cfg *store_defaults(const store *s)
 {
 	return &s->defaults;
+}
+
+prefill *store_prefill(const store *s)
+{
+	return s->prefill;
 }
 
 int store_name_valid(const char *name)
@@ -185,6 +192,11 @@ int store_open(const char *path, const cfg *defaults, store **out)
 	s->dirfd = s->lockfd = s->topics_fd = s->tmp_fd = s->trash_fd = -1;
 	s->defaults = *defaults;
 	pthread_mutex_init(&s->mu, NULL);
+	if ((rc = prefill_new(&s->prefill)) < 0) {
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		return rc;
+	}
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
 		goto fail;
@@ -263,6 +275,11 @@ int store_close(store *s)
 
 	if (!s)
 		return 0;
+	/* The helper first: it holds references to topics and segments. Then
+	** every newest segment is cut back to its batches before the sync. */
+	prefill_free(s->prefill);
+	for (size_t i = 0; i < s->n; i++)
+		topic_release_room(s->topics[i]);
 	if (s->lockfd >= 0 && s->topics)
 		rc = store_sync(s);
 	for (size_t i = 0; i < s->n; i++)

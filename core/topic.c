@@ -11,9 +11,10 @@
 ** records below it have been compacted). It is replaced durably as a
 ** whole (io_replace_file).
 **
-** APPEND. A writer holds append_mu, encodes its lines as one batch in the
-** topic's buffer, writes it at the end of the newest segment with one
-** pwrite, and then publishes the new end under mu. Readers only read up to
+** APPEND. A writer holds append_mu, encodes its lines' batch header, writes
+** header and lines at the end of the newest segment with one pwritev (or,
+** for bulk writers, copies them into room made ahead, prefill.c), and
+** then publishes the new end under mu. Readers only read up to
 ** the published size, so they never see a batch being written; a failed
 ** write is cut off again (ftruncate) before append_mu is released. Batch
 ** times never go back, even if the clock does, so the time index stays
@@ -39,6 +40,7 @@
 #include "cursor.h"
 #include "io.h"
 #include "log.h"
+#include "prefill.h"
 #include "record.h"
 #include "segment.h"
 
@@ -204,6 +206,7 @@ static topic *topic_new(store *st, const char *name)
 	t->st = st;
 	t->dirfd = -1;
 	pthread_mutex_init(&t->append_mu, NULL);
+	pthread_mutex_init(&t->fill_mu, NULL);
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->seal_mu, NULL);
 	snprintf(t->name, sizeof t->name, "%s", name);
@@ -376,6 +379,7 @@ void topic_unref(topic *t)
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	pthread_mutex_destroy(&t->append_mu);
+	pthread_mutex_destroy(&t->fill_mu);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->seal_mu);
 	free(t);
@@ -437,6 +441,7 @@ static int roll_locked(topic *t, int64_t now_ms)
 	** the sync of the directory that now names the new segment: writers
 	** never wait for an fsync (a bulk append measured 25% slower with
 	** the directory synced at each roll). */
+	prefill_release_locked(t, old); /* sealed segments hold their batches only */
 	pthread_mutex_lock(&t->mu);
 	old->sealed = 1;
 	old->seal_pending = 1;
@@ -448,6 +453,17 @@ static int roll_locked(topic *t, int64_t now_ms)
 		old->idx_fd = -1;
 	}
 	return 0;
+}
+
+void topic_release_room(topic *t)
+{
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	seg *s = t->nsegs ? t->segs[t->nsegs - 1] : NULL;
+	pthread_mutex_unlock(&t->mu);
+	if (s)
+		prefill_release_locked(t, s);
+	pthread_mutex_unlock(&t->append_mu);
 }
 
 int topic_roll(topic *t)
@@ -598,7 +614,8 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	}
 
 	/* The batch's text is the bytes written, as they are: the header and
-	** the caller's pieces go out in one pwritev, with no copy. */
+	** the caller's pieces go out in one pwritev with no copy of ours, or
+	** straight into the room made ahead of a bulk writer. */
 	if (iovcnt >= (int)(sizeof(wv_small) / sizeof(wv_small[0])) &&
 	    !(wv = malloc((size_t)(iovcnt + 1) * sizeof *wv))) {
 		rc = -ENOMEM;
@@ -608,15 +625,32 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 		now = t->last_ts_ms;
 	size_t blen = rec_encode_header(head, text_crc, total, (uint32_t)count, s->end_offset,
 					s->end_bytepos, now);
-	wv[0].iov_base = head;
-	wv[0].iov_len = REC_HEADER_SIZE;
-	memcpy(wv + 1, iov, (size_t)iovcnt * sizeof *iov);
-	rc = io_pwritev_all(s->fd, wv, iovcnt + 1, (off_t)s->size);
-	if (rc < 0) {
-		log_error("topic %s: append of %zu records failed: %s", t->name, count, strerror(-rc));
-		if (ftruncate(s->fd, (off_t)s->size) < 0)
-			log_error("topic %s: cannot cut the failed append: %s", t->name, strerror(errno));
-		goto out;
+	if (prefill_begin_locked(t, s, s->size + blen)) {
+		/* Room made ahead (prefill.c): the pages are in, so this is a
+		** copy into the page cache, as a pwrite would make, without
+		** the pwrite's page allocation. */
+		unsigned char *d = s->map + s->size;
+		memcpy(d, head, REC_HEADER_SIZE);
+		d += REC_HEADER_SIZE;
+		for (int i = 0; i < iovcnt; i++) {
+			memcpy(d, iov[i].iov_base, iov[i].iov_len);
+			d += iov[i].iov_len;
+		}
+		t->mapped_appends++;
+	} else {
+		wv[0].iov_base = head;
+		wv[0].iov_len = REC_HEADER_SIZE;
+		memcpy(wv + 1, iov, (size_t)iovcnt * sizeof *iov);
+		rc = io_pwritev_all(s->fd, wv, iovcnt + 1, (off_t)s->size);
+		if (rc < 0) {
+			log_error("topic %s: append of %zu records failed: %s", t->name, count,
+				  strerror(-rc));
+			prefill_release_locked(t, s); /* no room made past a failed write */
+			if (ftruncate(s->fd, (off_t)s->size) < 0)
+				log_error("topic %s: cannot cut the failed append: %s", t->name,
+					  strerror(errno));
+			goto out;
+		}
 	}
 
 	idx_entry ie = {.offset = s->end_offset, .bytepos = s->end_bytepos, .timestamp_ms = now,
@@ -637,6 +671,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	s->max_ts_ms = now;
 	t->last_ts_ms = now;
 	pthread_mutex_unlock(&t->mu);
+	prefill_end_locked(t, s, total);
 out:
 	if (wv != wv_small)
 		free(wv);

@@ -27,7 +27,11 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -211,4 +215,137 @@ Test(crash, sigkill_while_maintenance_rewrites)
 		    total);
 	cr_expect(total > 2 && zstd > 0,
 		  "no segment was compressed (%d of %d): maintenance did not run", zstd, total);
+}
+
+/*
+** Bulk appends: one writer writes 1 MiB of whole lines per write(), as cat
+** does, so the daemon makes room (zeros) ahead of it in the newest segment
+** and copies the batches into a mapping of that room (core/prefill.c). The
+** kills land while room follows the batches. After each remount the log is
+** exactly the stream's first N bytes, whole lines, with N at least what was
+** acknowledged and at most that plus the write in flight; the next round's
+** writer goes on from there.
+*/
+#define BULK_ROUNDS 5
+#define BULK_LINE 100				       /* bytes, '\n' included */
+#define BULK_WRITE ((1 << 20) / BULK_LINE * BULK_LINE) /* one request */
+#define BULK_MAX (24 << 20)			       /* per round */
+
+/* Bytes [pos, pos + n) of the stream: line k is "bulk <k> <filler>\n". */
+static void bulk_stream(char *out, uint64_t pos, size_t n)
+{
+	char line[BULK_LINE + 1];
+
+	while (n > 0) {
+		uint64_t k = pos / BULK_LINE;
+		size_t in = (size_t)(pos % BULK_LINE), take = BULK_LINE - in;
+
+		int w = snprintf(line, sizeof line, "bulk %012llu ", (unsigned long long)k);
+		for (int i = w; i < BULK_LINE - 1; i++)
+			line[i] = (char)('a' + (k + (uint64_t)i) % 26);
+		line[BULK_LINE - 1] = '\n';
+		if (take > n)
+			take = n;
+		memcpy(out, line + in, take);
+		out += take;
+		pos += take;
+		n -= take;
+	}
+}
+
+/* The writer: from stream position pos, BULK_WRITE bytes a write(), until
+** BULK_MAX bytes or an error; *acked is where the acknowledged bytes end. */
+static pid_t fork_bulk_writer(const char *path, uint64_t pos, _Atomic uint64_t *acked)
+{
+	pid_t pid = fork();
+
+	cr_assert(pid >= 0, "fork: %s", strerror(errno));
+	if (pid != 0)
+		return pid;
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	char *buf;
+	if (posix_memalign((void **)&buf, 4096, BULK_WRITE) != 0)
+		_exit(2);
+	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
+	if (fd < 0)
+		_exit(3);
+	for (uint64_t end = pos + BULK_MAX; pos < end; pos += BULK_WRITE) {
+		bulk_stream(buf, pos, BULK_WRITE);
+		if (write(fd, buf, BULK_WRITE) != BULK_WRITE)
+			_exit(0); /* the daemon was killed */
+		atomic_store(acked, pos + BULK_WRITE);
+	}
+	_exit(0);
+}
+
+/* Whether the newest segment file of topic t ends in a page of zeros:
+** room made ahead of the batches (a batch never ends in zero bytes). */
+static int newest_has_room(void)
+{
+	char *names = r_list_dir(h_work("data/topics/t"), 0), *last = NULL;
+	int room = 0;
+
+	for (char *p = strtok(names, "\n"); p != NULL; p = strtok(NULL, "\n"))
+		if (strlen(p) == 24 && strcmp(p + 20, ".log") == 0 && (!last || strcmp(p, last) > 0))
+			last = p;
+	if (last) {
+		int fd = open(h_work("data/topics/t/%s", last), O_RDONLY | O_CLOEXEC);
+		struct stat st;
+		unsigned char page[4096];
+
+		if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= 64 + (off_t)sizeof page &&
+		    pread(fd, page, sizeof page, st.st_size - (off_t)sizeof page) == (ssize_t)sizeof page) {
+			room = 1;
+			for (size_t i = 0; i < sizeof page; i++)
+				room &= page[i] == 0;
+		}
+		if (fd >= 0)
+			close(fd);
+	}
+	free(names);
+	return room;
+}
+
+Test(crash, sigkill_during_bulk_appends)
+{
+	_Atomic uint64_t *acked = mmap(NULL, sizeof *acked, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct h_rng rng;
+	uint64_t have = 0;
+	int with_room = 0;
+
+	cr_assert(acked != MAP_FAILED);
+	h_rng_seed(&rng, 3);
+	h_mount("segment.bytes=8388608,compression.type=none");
+	cr_assert(mkdir(h_mnt("t"), 0755) == 0, "mkdir t: %s", strerror(errno));
+	for (int round = 1; round <= BULK_ROUNDS; round++) {
+		atomic_store(acked, have);
+		pid_t pid = fork_bulk_writer(h_mnt("t/log"), have, acked);
+		h_sleep_ms(5 + (long)h_rng_below(&rng, 60));
+		r_kill9();
+		int st = r_wait(pid, WRITER_WAIT_MS);
+		cr_assert(st == 0, "round %d: the bulk writer %s", round,
+			  st == -1 ? "hung on the dead mount" : "failed");
+		uint64_t ack = atomic_load(acked);
+		with_room += newest_has_room();
+
+		h_mount(H.opts);
+		size_t len;
+		char *got = h_read_file(h_mnt("t/log"), &len);
+		cr_assert(got != NULL, "round %d: read t/log: %s", round, strerror(errno));
+		cr_assert(len >= ack && len <= ack + BULK_WRITE && len % BULK_LINE == 0,
+			  "round %d: the log has %zu bytes; acknowledged %llu, one write %d", round,
+			  len, (unsigned long long)ack, BULK_WRITE);
+		char *want = malloc(len ? len : 1);
+		cr_assert(want != NULL);
+		bulk_stream(want, 0, len);
+		H_ASSERT_BYTES(got, len, want, len, "round %d: the log after the remount", round);
+		free(want);
+		free(got);
+		have = len;
+	}
+	cr_log_info("crash (bulk): %llu bytes appended in %d rounds; %d crash images held room",
+		    (unsigned long long)have, BULK_ROUNDS, with_room);
+	cr_expect(with_room > 0, "no kill landed while room followed the batches");
+	munmap(acked, sizeof *acked);
 }
