@@ -648,7 +648,7 @@ if want B1; then
 	b1_s=$(best b1.store)
 	if [ -n "$b1_s" ] && [ -n "$b1_n" ]; then
 		b1_b=$(calc "1 / (1 / $b1_n + 1 / $b1_s)")
-		info B1 "storing bound: the null's round trip, then a write() of the bytes into a new file (fastest in the run: $(f "$b1_s") MB/s), MB/s" "$(f "$b1_t")" "bound $(f "$b1_b") = $(f "$(ratio "$b1_b" "$b1_n")" 2)x the null ceiling" "$(f "$(ratio "$b1_t" "$b1_b")" 2)x" "" ""
+		info B1 "storing bound of a pwrite path: the null's round trip, then a write() of the bytes into a new file (fastest in the run: $(f "$b1_s") MB/s; room made ahead can pass it), MB/s" "$(f "$b1_t")" "bound $(f "$b1_b") = $(f "$(ratio "$b1_b" "$b1_n")" 2)x the null ceiling" "$(f "$(ratio "$b1_t" "$b1_b")" 2)x" "" ""
 	fi
 fi
 if want B2; then
