@@ -29,7 +29,9 @@
 **
 ** The writer drops the mapping behind itself (MADV_DONTNEED: the pages
 ** stay in the page cache, only the daemon's mapping of them goes), so that
-** the daemon's resident size does not grow with the segment.
+** the daemon's resident size does not grow with the segment; and at most
+** HELD segments hold room at once (hold()), so it does not grow with the
+** number of topics being bulk-written either.
 **
 ** ON DISK. While room is made, the newest segment's file is longer than its
 ** batches: zero bytes follow them (up to PREFILL_AHEAD). A roll, a failed
@@ -69,6 +71,17 @@
 #define BEHIND (4u << 20) /* mapping kept behind the newest batch (> a batch) */
 #define PAGE 4096u
 
+/* Segments that may hold room at once: each holds up to PREFILL_AHEAD of
+** zeros in the page cache and about PREFILL_AHEAD + BEHIND of mapping in
+** the daemon's resident size, so writers that bulk-append to many topics
+** at once get room in the latest few; the others write with pwrite. */
+#define HELD 4
+
+struct held {
+	topic *t; /* referenced */
+	seg *s;	  /* referenced */
+};
+
 struct prefill {
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
@@ -76,6 +89,9 @@ struct prefill {
 	int started, stop;
 	topic *t; /* the request waiting, with references; protected by mu */
 	seg *s;
+	/* The helper's own: the segments it made room in, latest first. */
+	struct held held[HELD];
+	int nheld;
 };
 
 static uint64_t round_up(uint64_t x, uint64_t a)
@@ -103,6 +119,37 @@ static void drop_request(topic *t, seg *s)
 		topic_unref(t);
 }
 
+/* The helper is about to make room in s: put s first among the held
+** segments, forgetting those that gave their room up (rolled, closed) and,
+** when HELD are left, taking the room of the one served longest ago. */
+static void hold(prefill *p, topic *t, seg *s)
+{
+	struct held keep[HELD];
+	int n = 0, found = 0;
+
+	for (int i = 0; i < p->nheld; i++) {
+		struct held h = p->held[i];
+		if (h.s == s && !found) {
+			found = 1;
+			drop_request(h.t, h.s); /* re-added first, below */
+		} else if (atomic_load(&h.s->no_room)) {
+			drop_request(h.t, h.s);
+		} else if (n < HELD - 1) {
+			keep[n++] = h;
+		} else {
+			pthread_mutex_lock(&h.t->append_mu);
+			prefill_release_locked(h.t, h.s);
+			pthread_mutex_unlock(&h.t->append_mu);
+			drop_request(h.t, h.s);
+		}
+	}
+	topic_ref(t);
+	seg_ref(s);
+	p->held[0] = (struct held){t, s};
+	memcpy(p->held + 1, keep, (size_t)n * sizeof *keep);
+	p->nheld = n + 1;
+}
+
 static void *run(void *arg)
 {
 	prefill *p = arg;
@@ -118,6 +165,7 @@ static void *run(void *arg)
 		p->t = NULL;
 		p->s = NULL;
 		pthread_mutex_unlock(&p->mu);
+		hold(p, t, s);
 		prefill_segment(t, s);
 		drop_request(t, s);
 		pthread_mutex_lock(&p->mu);
@@ -172,6 +220,8 @@ void prefill_free(prefill *p)
 	if (p->started)
 		pthread_join(p->thread, NULL);
 	drop_request(p->t, p->s);
+	for (int i = 0; i < p->nheld; i++)
+		drop_request(p->held[i].t, p->held[i].s);
 	pthread_mutex_destroy(&p->mu);
 	pthread_cond_destroy(&p->cv);
 	free(p);

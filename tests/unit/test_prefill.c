@@ -298,3 +298,51 @@ Test(prefill, small_batches_make_no_room)
 	tu_close(st);
 	tu_log_free(&l);
 }
+
+/* Bulk writers to more topics than the helper holds room for: at most
+** HELD (4) newest segments have room at any time, each topic's log reads
+** back whole, and none keeps room on disk after the close. */
+Test(prefill, room_for_a_few_topics_at_a_time)
+{
+	enum { TOPICS = 7, ROUNDS = 6 };
+	cfg d;
+	tu_log l[TOPICS];
+	topic *t[TOPICS];
+	tu_rng r;
+
+	memset(l, 0, sizeof l);
+	tu_cfg_plain(&d, 0);
+	store *st = tu_open(&d);
+	tu_rng_seed(&r, 5);
+	for (int k = 0; k < TOPICS; k++) {
+		char name[16];
+		snprintf(name, sizeof name, "t%d", k);
+		t[k] = tu_create(st, name);
+	}
+	int most = 0;
+	for (int i = 0; i < ROUNDS; i++) {
+		for (int k = 0; k < TOPICS; k++) {
+			bulk(t[k], &r, &l[k], PREFILL_MIN);
+			usleep(20000); /* let the helper serve this topic */
+			int with_room = 0;
+			for (int j = 0; j < TOPICS; j++) {
+				pthread_mutex_lock(&t[j]->append_mu);
+				seg *s = newest(t[j]);
+				with_room += file_len(s->fd) > seg_size(t[j], s);
+				seg_unref(s);
+				pthread_mutex_unlock(&t[j]->append_mu);
+			}
+			if (with_room > most)
+				most = with_room;
+		}
+	}
+	cr_log_info("prefill: at most %d of %d newest segments held room at once", most, TOPICS);
+	cr_assert_leq(most, 4, "%d newest segments held room at once", most);
+	cr_assert_geq(most, 2, "the helper made room in %d segment(s) at most", most);
+	for (int k = 0; k < TOPICS; k++) {
+		tu_assert_log(t[k], &l[k]);
+		topic_unref(t[k]);
+		tu_log_free(&l[k]);
+	}
+	tu_close(st);
+}
