@@ -690,7 +690,11 @@ int topic_finish_seals(topic *t)
 		n = 0;
 		pthread_mutex_lock(&t->mu);
 		for (size_t i = 0; i < t->nsegs && n < 16; i++) {
-			if (t->segs[i]->seal_pending) {
+			if (t->segs[i]->seal_pending && t->deleted) {
+				/* Its files are gone with the topic: nothing to sync,
+				** and no index to write into a removed directory. */
+				t->segs[i]->seal_pending = 0;
+			} else if (t->segs[i]->seal_pending) {
 				v[n] = t->segs[i];
 				seg_ref(v[n++]);
 			}
