@@ -13,8 +13,9 @@
 **              reader never waits for a writer's I/O.
 ** Order: append_mu before mu. A store's own mutex (store.c) is taken before
 ** either. A third, fill_mu, is prefill.c's: taken after append_mu (or
-** alone, by the helper that writes ahead of the newest batch), before mu. A segment is reference-counted; a cursor or a sync holds a
-** reference while it uses the segment without mu.
+** alone, by the helper that writes ahead of the newest batch), before mu.
+** A segment is reference-counted; a cursor or a sync holds a reference
+** while it uses the segment without mu.
 */
 #ifndef TOPICFS_CORE_INTERNAL_H
 #define TOPICFS_CORE_INTERNAL_H
