@@ -630,6 +630,11 @@ static void report_gap(struct ins *in, struct segx *x, uint64_t from, uint64_t t
 			"%" PRIu64 " bytes hold no valid batch (%s), where offset %" PRIu64
 			" or later was due; the walk goes on at byte %" PRIu64,
 			to - from, why, want_offset, to);
+	} else if (x->newest && !x->s->compressed && seg_zeros_to_end(x->s->fd, from, end)) {
+		finding(in, 0, x->name, (int64_t)from,
+			"%" PRIu64 " zero bytes after the batches (room made ahead of a bulk "
+			"writer, left by a crash or a running daemon); the next mount cuts them",
+			end - from);
 	} else if (x->newest && !x->s->compressed) {
 		finding(in, 0, x->name, (int64_t)from,
 			"torn tail of %" PRIu64 " bytes (%s), where offset %" PRIu64

@@ -441,10 +441,7 @@ static int entry_matches(const seg *s, const idx_entry *e, uint64_t file_end)
 	return ok;
 }
 
-/* Whether the file holds only zero bytes from `from` to `to`: the room
-** that prefill.c makes past the batches, which a crash leaves behind (a
-** torn batch is never all zeros: its header holds its length). */
-static int zeros_to_end(int fd, uint64_t from, uint64_t to)
+int seg_zeros_to_end(int fd, uint64_t from, uint64_t to)
 {
 	unsigned char buf[16384];
 
@@ -487,7 +484,7 @@ static int open_newest(int dirfd, seg *s, uint64_t file_end)
 	if ((rc = scan_batches(s, &sc, file_end, 0, "recovering")) < 0)
 		return rc;
 	if (sc.loc < file_end) {
-		if (zeros_to_end(s->fd, sc.loc, file_end))
+		if (seg_zeros_to_end(s->fd, sc.loc, file_end))
 			log_info("segment %020" PRIu64 ": cut %" PRIu64 " zero bytes after its batches "
 				 "at byte %" PRIu64 " (room made ahead of a bulk writer)",
 				 s->base_offset, file_end - sc.loc, sc.loc);

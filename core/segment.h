@@ -62,6 +62,10 @@ int seg_open_raw(int dirfd, uint64_t base_offset, seg **out);
 */
 int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end);
 
+/* Whether the file holds only zero bytes from `from` to `to`: the room
+** that prefill.c makes past the batches, which a crash leaves behind (a
+** torn batch is never all zeros: its header holds its length). */
+int seg_zeros_to_end(int fd, uint64_t from, uint64_t to);
 /* Seal the newest segment: sync its data, write its complete index. */
 int seg_seal(int dirfd, seg *s);
 

@@ -350,6 +350,41 @@ Test(inspect, what_a_crash_leaves_is_a_note)
 	free(err);
 }
 
+/* Zeros after the newest segment's batches are the room that a bulk writer
+** had made ahead (core/prefill.c) when the daemon died: a note that names
+** them as such, not damage; the next mount cuts them. */
+Test(inspect, room_left_by_a_crash_is_a_note)
+{
+	char segs[MAX_SEGS][T_SEG_NAME_LEN + 1];
+	static const char zeros[8192];
+	char *out, *err;
+	int st, fd;
+
+	size_t n = plain_topic(segs);
+	fd = open(h_work("data/topics/web/%s", segs[n - 1]), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0);
+	cr_assert(write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros);
+	close(fd);
+
+	st = DUMP(&out, &err, H.data);
+	cr_assert_eq(st, 0, "dump exited %d:\n%s%s", st, out, err);
+	cr_expect(hasf(out, "  note: topic web, segment %s, byte ", segs[n - 1]) &&
+			  strstr(out, "8192 zero bytes after the batches (room made ahead"),
+		  "%s", out);
+	cr_expect(strstr(out, "torn tail") == NULL, "%s", out);
+	cr_expect(strstr(out, "no damage, 1 note\n") != NULL, "%s", out);
+	free(out);
+	free(err);
+
+	h_mount("segment.bytes=4096,compression.type=none");
+	h_umount();
+	st = DUMP(&out, &err, H.data);
+	cr_assert_eq(st, 0, "%s%s", out, err);
+	cr_expect(strstr(out, "note") == NULL, "notes after a mount cut the zeros:\n%s", out);
+	free(out);
+	free(err);
+}
+
 /* Keep appending to TOPIC until killed (a shell loop, h_spawn'ed). */
 static pid_t spawn_writer(const char *topic)
 {
