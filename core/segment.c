@@ -59,7 +59,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -150,14 +149,12 @@ void seg_unref(seg *s)
 {
 	if (!s || atomic_fetch_sub(&s->refs, 1) != 1)
 		return;
-	/* Room made ahead of the batches (prefill.c) goes with the last
-	** reference; nobody else can hold append_mu for s now. */
-	if (s->fd >= 0)
+	/* Room made ahead of the batches (prefill.c), and its mapping, go
+	** with the last reference; nobody else can hold append_mu for s now. */
+	if (s->fd >= 0) {
 		prefill_release_locked(NULL, s);
-	if (s->map)
-		munmap(s->map, s->map_len);
-	if (s->fd >= 0)
 		close(s->fd);
+	}
 	if (s->idx_fd >= 0)
 		close(s->idx_fd);
 	idx_free(&s->index);

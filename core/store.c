@@ -192,11 +192,8 @@ int store_open(const char *path, const cfg *defaults, store **out)
 	s->dirfd = s->lockfd = s->topics_fd = s->tmp_fd = s->trash_fd = -1;
 	s->defaults = *defaults;
 	pthread_mutex_init(&s->mu, NULL);
-	if ((rc = prefill_new(&s->prefill)) < 0) {
-		pthread_mutex_destroy(&s->mu);
-		free(s);
-		return rc;
-	}
+	if ((rc = prefill_new(&s->prefill)) < 0)
+		goto fail;
 	if (mkdir(path, 0755) < 0 && errno != EEXIST) {
 		rc = -errno;
 		goto fail;
