@@ -16,7 +16,10 @@
 **
 ** crc32c_count() makes the same pass and also compares every 16 bytes with
 ** one byte value into SSE counters: those instructions fit in the cycles
-** the crc32 instructions spend waiting for each other.
+** the crc32 instructions spend waiting for each other. crc32c_count_copy()
+** also stores the 16 bytes elsewhere, with non-temporal stores: a copy
+** into the page cache and the CRC's pass for the price of about one
+** (1 MiB here: 72-94 us, against 127-155 for the pass, then memcpy).
 */
 #include "crc32c.h"
 
@@ -169,11 +172,15 @@ static size_t count_bytes(const unsigned char *p, size_t n, unsigned char c)
 #if defined(__x86_64__)
 /* The three-lane loop of crc32c_hw, with each 16 bytes also compared with
 ** c into byte counters (3 lanes x 64 steps: below 255, so they are summed
-** once per block). */
-__attribute__((target("sse4.2"))) static uint32_t crc32c_count_hw(uint32_t crc, const void *buf, size_t len,
-								  unsigned char c, size_t *count)
+** once per block), and, when dst is not NULL, stored to dst. Inlined into
+** its two callers, so the one that does not copy has no test for it.
+** The stores bypass the cache (the text copied is read again only much
+** later, by a roll's compression or a reader) and need 16-byte alignment:
+** dst must be aligned when given. */
+__attribute__((target("sse4.2"), always_inline)) static inline uint32_t
+count_lanes(uint32_t crc, const unsigned char *p, unsigned char *dst, size_t len, unsigned char c,
+	    size_t *count)
 {
-	const unsigned char *p = buf;
 	const __m128i want = _mm_set1_epi8((char)c), zero = _mm_setzero_si128();
 	uint64_t a = ~crc;
 	size_t n = 0;
@@ -185,6 +192,11 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_count_hw(uint32_t crc, 
 			__m128i va = _mm_loadu_si128((const __m128i *)(p + i));
 			__m128i vb = _mm_loadu_si128((const __m128i *)(p + LANE + i));
 			__m128i vd = _mm_loadu_si128((const __m128i *)(p + 2 * LANE + i));
+			if (dst) {
+				_mm_stream_si128((__m128i *)(dst + i), va);
+				_mm_stream_si128((__m128i *)(dst + LANE + i), vb);
+				_mm_stream_si128((__m128i *)(dst + 2 * LANE + i), vd);
+			}
 			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(va, want));
 			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(vb, want));
 			acc = _mm_sub_epi8(acc, _mm_cmpeq_epi8(vd, want));
@@ -200,9 +212,40 @@ __attribute__((target("sse4.2"))) static uint32_t crc32c_count_hw(uint32_t crc, 
 		a = shift(shift(a) ^ b) ^ d;
 		p += 3 * LANE;
 		len -= 3 * LANE;
+		if (dst)
+			dst += 3 * LANE;
+	}
+	if (dst) {
+		_mm_sfence(); /* the streamed stores are done before any later one */
+		memcpy(dst, p, len);
 	}
 	*count = n + count_bytes(p, len, c);
 	return crc32c_hw(~(uint32_t)a, p, len);
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_count_hw(uint32_t crc, const void *buf, size_t len,
+								  unsigned char c, size_t *count)
+{
+	return count_lanes(crc, buf, NULL, len, c, count);
+}
+
+__attribute__((target("sse4.2"))) static uint32_t crc32c_count_copy_hw(uint32_t crc, void *dst,
+								       const void *src, size_t len,
+								       unsigned char c, size_t *count)
+{
+	const unsigned char *p = src;
+	unsigned char *d = dst;
+	size_t head = (16 - (uintptr_t)d % 16) % 16, n;
+
+	if (head > len)
+		head = len;
+	/* the bytes up to the first 16-byte boundary of dst */
+	memcpy(d, p, head);
+	*count = count_bytes(p, head, c);
+	crc = crc32c_hw(crc, p, head);
+	crc = count_lanes(crc, p + head, d + head, len - head, c, &n);
+	*count += n;
+	return crc;
 }
 #endif
 
@@ -215,6 +258,19 @@ uint32_t crc32c_count(uint32_t crc, const void *buf, size_t len, unsigned char c
 #endif
 	*count = count_bytes(buf, len, c);
 	return crc32c_sw(crc, buf, len);
+}
+
+uint32_t crc32c_count_copy(uint32_t crc, void *dst, const void *src, size_t len, unsigned char c,
+			   size_t *count)
+{
+	pthread_once(&once, crc32c_init);
+#if defined(__x86_64__)
+	if (have_hw)
+		return crc32c_count_copy_hw(crc, dst, src, len, c, count);
+#endif
+	memcpy(dst, src, len);
+	*count = count_bytes(src, len, c);
+	return crc32c_sw(crc, src, len);
 }
 
 uint32_t crc32c(uint32_t crc, const void *buf, size_t len)

@@ -24,6 +24,15 @@ uint32_t crc32c(uint32_t crc, const void *buf, size_t len);
 uint32_t crc32c_count(uint32_t crc, const void *buf, size_t len, unsigned char c, size_t *count);
 
 /*
+** crc32c_count(crc, src, len, c, count), and a copy of src to dst (which
+** must not overlap it) in the same pass. The copy bypasses the CPU's
+** caches where it can: for text that is not read again soon, such as a
+** bulk append into the page cache.
+*/
+uint32_t crc32c_count_copy(uint32_t crc, void *dst, const void *src, size_t len, unsigned char c,
+			   size_t *count);
+
+/*
 ** The CRC of A followed by B, from crc_a = crc32c(0, A, |A|), crc_b =
 ** crc32c(0, B, |B|) and len_b = |B|, without reading either: so a batch's
 ** text can be checked and counted in one pass before its header, which

@@ -268,6 +268,21 @@ uint32_t rec_text_scan(const struct iovec *iov, int iovcnt, size_t *lines)
 	return crc;
 }
 
+uint32_t rec_text_copy(void *dst, const struct iovec *iov, int iovcnt, size_t *lines)
+{
+	unsigned char *d = dst;
+	uint32_t crc = 0;
+
+	*lines = 0;
+	for (int i = 0; i < iovcnt; i++) {
+		size_t n;
+		crc = crc32c_count_copy(crc, d, iov[i].iov_base, iov[i].iov_len, '\n', &n);
+		d += iov[i].iov_len;
+		*lines += n;
+	}
+	return crc;
+}
+
 size_t rec_encode_header(unsigned char *h, uint32_t text_crc, size_t total, uint32_t count,
 			 uint64_t base_offset, uint64_t base_bytepos, int64_t timestamp_ms)
 {

@@ -122,6 +122,10 @@ size_t rec_encode_end(rec_encoder *e, uint64_t base_offset, uint64_t base_bytepo
 */
 uint32_t rec_text_scan(const struct iovec *iov, int iovcnt, size_t *lines);
 
+/* rec_text_scan, and the pieces copied one after the other to dst in the
+** same pass (crc32c_count_copy). */
+uint32_t rec_text_copy(void *dst, const struct iovec *iov, int iovcnt, size_t *lines);
+
 /*
 ** The header of an untimed batch whose text (total bytes, count complete
 ** lines) has the CRC text_crc (rec_text_scan), into h (REC_HEADER_SIZE

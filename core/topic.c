@@ -585,9 +585,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	if (rc < 0)
 		goto out;
 
-	/* The lines: how many (in the CRC's pass over the text), and none
-	** longer than max.message.bytes. */
-	text_crc = rec_text_scan(iov, iovcnt, &count);
+	/* None of the lines longer than max.message.bytes. */
 	if (!lines_fit(iov, iovcnt, total, (size_t)max_msg)) {
 		/* walk the lines to the first one too long, for the log */
 		ssize_t len;
@@ -613,31 +611,32 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 			s = t->segs[t->nsegs - 1];
 	}
 
-	/* The batch's text is the bytes written, as they are: the header and
-	** the caller's pieces go out in one pwritev with no copy of ours, or
-	** straight into the room made ahead of a bulk writer. */
-	if (iovcnt >= (int)(sizeof(wv_small) / sizeof(wv_small[0])) &&
-	    !(wv = malloc((size_t)(iovcnt + 1) * sizeof *wv))) {
-		rc = -ENOMEM;
-		goto out;
-	}
+	/* The batch's text is the bytes written, as they are. The CRC's pass
+	** over it also counts the lines; the header, which holds the count,
+	** follows. */
 	if (now < t->last_ts_ms)
 		now = t->last_ts_ms;
-	size_t blen = rec_encode_header(head, text_crc, total, (uint32_t)count, s->end_offset,
-					s->end_bytepos, now);
-	if (prefill_begin_locked(t, s, s->size + blen)) {
-		/* Room made ahead (prefill.c): the pages are in, so this is a
-		** copy into the page cache, as a pwrite would make, without
-		** the pwrite's page allocation. */
+	if (prefill_begin_locked(t, s, s->size + enc)) {
+		/* Room made ahead (prefill.c): the pages are in, so the pass
+		** copies the text into the page cache as it goes, as a pwrite
+		** would, without the pwrite's page allocation. */
 		unsigned char *d = s->map + s->size;
+		text_crc = rec_text_copy(d + REC_HEADER_SIZE, iov, iovcnt, &count);
+		rec_encode_header(head, text_crc, total, (uint32_t)count, s->end_offset,
+				  s->end_bytepos, now);
 		memcpy(d, head, REC_HEADER_SIZE);
-		d += REC_HEADER_SIZE;
-		for (int i = 0; i < iovcnt; i++) {
-			memcpy(d, iov[i].iov_base, iov[i].iov_len);
-			d += iov[i].iov_len;
-		}
 		t->mapped_appends++;
 	} else {
+		/* The header and the caller's pieces in one pwritev, with no
+		** copy of ours. */
+		if (iovcnt >= (int)(sizeof(wv_small) / sizeof(wv_small[0])) &&
+		    !(wv = malloc((size_t)(iovcnt + 1) * sizeof *wv))) {
+			rc = -ENOMEM;
+			goto out;
+		}
+		text_crc = rec_text_scan(iov, iovcnt, &count);
+		rec_encode_header(head, text_crc, total, (uint32_t)count, s->end_offset,
+				  s->end_bytepos, now);
 		wv[0].iov_base = head;
 		wv[0].iov_len = REC_HEADER_SIZE;
 		memcpy(wv + 1, iov, (size_t)iovcnt * sizeof *iov);
@@ -664,7 +663,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 		s->last_index_loc = ie.location;
 	if (first)
 		*first = s->end_offset;
-	s->size += blen;
+	s->size += enc;
 	s->end_offset += count;
 	s->end_bytepos += total;
 	s->records += count;

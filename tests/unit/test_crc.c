@@ -83,14 +83,16 @@ Test(crc, chained_over_pieces)
 /* crc32c_count: the same CRC as crc32c, continued from any state, and the
 ** exact number of bytes equal to the one asked for, for lengths around
 ** the three-lane blocks, at every alignment, with that byte sparse, dense
-** and everywhere (the lane counters of one block reach 192). */
+** and everywhere (the lane counters of one block reach 192).
+** crc32c_count_copy: the same, and an exact copy at any alignment of the
+** destination (its stores need 16), nothing written around it. */
 Test(crc, count_in_the_same_pass)
 {
 	enum { MAX = 3 * 3072 + 100 };
-	unsigned char *buf = malloc(MAX + 8);
+	unsigned char *buf = malloc(MAX + 8), *dst = malloc(MAX + 64);
 	uint64_t x = 0x2545f4914f6cdd1du;
 
-	cr_assert(buf != NULL);
+	cr_assert(buf != NULL && dst != NULL);
 	for (int density = 0; density < 3; density++) {
 		for (size_t i = 0; i < MAX + 8; i++) {
 			x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -102,13 +104,29 @@ Test(crc, count_in_the_same_pass)
 				size_t want_n = 0, n = 12345;
 				for (size_t i = 0; i < len; i++)
 					want_n += buf[al + i] == '\n';
+				uint32_t want = crc32c(0x1234u, buf + al, len);
 				uint32_t got = crc32c_count(0x1234u, buf + al, len, '\n', &n);
-				cr_assert_eq(got, crc32c(0x1234u, buf + al, len), "crc, %zu bytes at +%zu", len, al);
+				cr_assert_eq(got, want, "crc, %zu bytes at +%zu", len, al);
 				cr_assert_eq(n, want_n, "count, %zu bytes at +%zu, density %d", len, al, density);
+				/* and with a copy, to every alignment of dst mod 16 */
+				for (size_t dal = al; dal < 16 + al; dal += 5) {
+					memset(dst, 0xa5, MAX + 64);
+					n = 12345;
+					got = crc32c_count_copy(0x1234u, dst + 16 + dal, buf + al, len, '\n', &n);
+					cr_assert_eq(got, want, "copy's crc, %zu bytes at +%zu to +%zu", len, al, dal);
+					cr_assert_eq(n, want_n, "copy's count, %zu bytes at +%zu to +%zu", len, al, dal);
+					cr_assert(memcmp(dst + 16 + dal, buf + al, len) == 0,
+						  "copy of %zu bytes at +%zu to +%zu", len, al, dal);
+					for (size_t i = 0; i < MAX + 64; i++)
+						if (i < 16 + dal || i >= 16 + dal + len)
+							cr_assert_eq(dst[i], 0xa5, "byte %zu around a copy of %zu to +%zu",
+								     i, len, dal);
+				}
 			}
 		}
 	}
 	free(buf);
+	free(dst);
 }
 
 /* crc32c_combine: the CRC of A then B from the CRCs of A and B and B's
