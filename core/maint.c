@@ -63,6 +63,7 @@ static void *run(void *arg)
 {
 	maint *m = arg;
 
+	pthread_setname_np(pthread_self(), "tfs-maint"); /* as top -H and ps -L show it */
 	/* Background work yields the CPU to writers and readers: rewriting a
 	** segment is never urgent, and on a small machine zstd would otherwise
 	** take a core from the FUSE threads. (Syncs run here too; a nice value,

@@ -154,6 +154,7 @@ static void *run(void *arg)
 {
 	prefill *p = arg;
 
+	pthread_setname_np(pthread_self(), "tfs-prefill");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->stop && !p->s)

@@ -166,6 +166,7 @@ static void *worker(void *arg)
 {
 	ra_pool *p = arg;
 
+	pthread_setname_np(pthread_self(), "tfs-readahead");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
 		while (!p->qhead && !p->stop)
