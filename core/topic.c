@@ -616,6 +616,13 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	** follows. */
 	if (now < t->last_ts_ms)
 		now = t->last_ts_ms;
+	/* (Allocated before the batch reserves its place: nothing may fail
+	** between that and the write but the write.) */
+	if (iovcnt >= (int)(sizeof(wv_small) / sizeof(wv_small[0])) &&
+	    !(wv = malloc((size_t)(iovcnt + 1) * sizeof *wv))) {
+		rc = -ENOMEM;
+		goto out;
+	}
 	if (prefill_begin_locked(t, s, s->size + enc)) {
 		/* Room made ahead (prefill.c): the pages are in, so the pass
 		** copies the text into the page cache as it goes, as a pwrite
@@ -629,11 +636,6 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	} else {
 		/* The header and the caller's pieces in one pwritev, with no
 		** copy of ours. */
-		if (iovcnt >= (int)(sizeof(wv_small) / sizeof(wv_small[0])) &&
-		    !(wv = malloc((size_t)(iovcnt + 1) * sizeof *wv))) {
-			rc = -ENOMEM;
-			goto out;
-		}
 		text_crc = rec_text_scan(iov, iovcnt, &count);
 		rec_encode_header(head, text_crc, total, (uint32_t)count, s->end_offset,
 				  s->end_bytepos, now);
