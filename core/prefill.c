@@ -335,16 +335,19 @@ static int fail(topic *t, seg *s, const char *what, int err)
 }
 
 /* Zeros from `from` to `to`, in writes that end on ZCHUNK boundaries: the
-** page cache then takes folios of at most ZCHUNK. Filling 256 MiB here
-** (alternated four times): 64 KiB writes 2.7-2.9 GB/s every time, 512 KiB
-** writes 0.5-3.2 GB/s, 1 MiB writes at 1 MiB boundaries 0.3-3.9 GB/s and
-** mostly slow; larger folios seem to come from memory that this VM's
-** balloon has handed back to the host, and each first touch then faults
-** in the host. fallocate instead, with the pages then populated, was
+** page cache then takes folios of at most ZCHUNK. Bulk appends of 256 MiB
+** (one segment), daemons with 64 KiB, 256 KiB and 1 MiB pieces
+** alternated, medians: with free page reporting held back (8 rounds)
+** 1145, 1351 and 1403 MB/s, 265, 220 and 210 ms of daemon CPU; with it
+** on (10 rounds, 64 against 256 KiB) 1210 and 1438 MB/s, 256 KiB faster
+** in 7. 1 MiB pieces were once slow where the others were not (326 MB/s
+** against 1658 and 1922), as 1 MiB writes at 1 MiB boundaries were when
+** first measured: such large folios come more often from memory the host
+** took back. fallocate instead, with the pages then populated, was
 ** faster on its own (286-401 us a MiB against 438-533, six rounds) but
 ** made bulk appends 0.4-0.75x as fast (8 rounds against this daemon),
 ** likely from the unwritten extents' conversion at writeback. */
-#define ZCHUNK (64u << 10)
+#define ZCHUNK (256u << 10)
 static unsigned char zeros[ZCHUNK];
 
 static int write_zeros(int fd, uint64_t from, uint64_t to)
