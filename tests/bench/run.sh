@@ -149,7 +149,8 @@ trap 'exit 130' INT TERM
 # Where the kernel has the knobs (this VM's has), the bench holds reporting
 # back while it runs: memory freed in the last 5 minutes (the most the knob
 # takes), however much, stays with the VM. The settings are put back at
-# exit. BENCH_PAGE_REPORTING=keep leaves them alone.
+# exit (not after a SIGKILL: then write them back by hand, as the bench's
+# first lines give them). BENCH_PAGE_REPORTING=keep leaves them alone.
 REPORTING=/sys/module/page_reporting/parameters
 REPORTING_SAVED=""
 REPORTING_NOTE="free page reporting: left as it is"
@@ -165,6 +166,7 @@ if [ "${BENCH_PAGE_REPORTING:-hold}" = hold ] && [ -w "$REPORTING/min_free_ms" ]
 	if echo 300000 >"$REPORTING/min_free_ms" &&
 		echo $(( $(awk '/^MemTotal:/ { print $2 }' /proc/meminfo) >> 10 )) >"$REPORTING/max_waiting_mib"; then
 		REPORTING_NOTE="free page reporting held back during the run (min_free_ms=300000, was ${REPORTING_SAVED% *}; max_waiting_mib all of memory, was ${REPORTING_SAVED#* })"
+		say "bench: holding free page reporting back until exit: $REPORTING/min_free_ms was ${REPORTING_SAVED% *}, max_waiting_mib ${REPORTING_SAVED#* }"
 	else
 		reporting_restore
 	fi
