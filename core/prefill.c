@@ -18,14 +18,13 @@
 ** and writable the first time. Outside append_mu it writes zeros there
 ** (which fills the page cache as an append's pwrite would), faults the
 ** pages into the mapping (MADV_POPULATE_WRITE), and then publishes them
-** as ready.
-** It works under fill_mu, never append_mu, so it keeps up with a writer
-** that holds append_mu most of the time. An append that fits wholly below
-** `ready` is copied into the mapping under append_mu (topic.c), in the
-** same pass as its CRC; an append that would reach into the claimed step
-** waits for fill_mu (a step is 2 MiB, under a millisecond; see THE
-** HANDSHAKE below); any other append takes the pwrite path as before, so
-** the helper falling behind only costs speed.
+** as ready. It works under fill_mu, never append_mu, so it keeps up with
+** a writer that holds append_mu most of the time. An append that fits
+** wholly below `ready` is copied into the mapping under append_mu
+** (topic.c), in the same pass as its CRC; an append that would reach into
+** the claimed step waits for fill_mu (a step is 2 MiB, under a
+** millisecond; see THE HANDSHAKE below); any other append takes the
+** pwrite path as before, so the helper falling behind only costs speed.
 **
 ** The writer drops the mapping behind itself (MADV_DONTNEED: the pages
 ** stay in the page cache, only the daemon's mapping of them goes), so that
