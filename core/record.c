@@ -255,32 +255,33 @@ size_t rec_encode_end(rec_encoder *e, uint64_t base_offset, uint64_t base_bytepo
 	return e->len;
 }
 
-uint32_t rec_text_scan(const struct iovec *iov, int iovcnt, size_t *lines)
+/* The one pass of rec_text_scan and rec_text_copy: dst NULL scans only. */
+static uint32_t text_pass(unsigned char *dst, const struct iovec *iov, int iovcnt, size_t *lines)
 {
 	uint32_t crc = 0;
 
 	*lines = 0;
 	for (int i = 0; i < iovcnt; i++) {
 		size_t n;
-		crc = crc32c_count(crc, iov[i].iov_base, iov[i].iov_len, '\n', &n);
+		if (dst) {
+			crc = crc32c_count_copy(crc, dst, iov[i].iov_base, iov[i].iov_len, '\n', &n);
+			dst += iov[i].iov_len;
+		} else {
+			crc = crc32c_count(crc, iov[i].iov_base, iov[i].iov_len, '\n', &n);
+		}
 		*lines += n;
 	}
 	return crc;
 }
 
+uint32_t rec_text_scan(const struct iovec *iov, int iovcnt, size_t *lines)
+{
+	return text_pass(NULL, iov, iovcnt, lines);
+}
+
 uint32_t rec_text_copy(void *dst, const struct iovec *iov, int iovcnt, size_t *lines)
 {
-	unsigned char *d = dst;
-	uint32_t crc = 0;
-
-	*lines = 0;
-	for (int i = 0; i < iovcnt; i++) {
-		size_t n;
-		crc = crc32c_count_copy(crc, d, iov[i].iov_base, iov[i].iov_len, '\n', &n);
-		d += iov[i].iov_len;
-		*lines += n;
-	}
-	return crc;
+	return text_pass(dst, iov, iovcnt, lines);
 }
 
 size_t rec_encode_header(unsigned char *h, uint32_t text_crc, size_t total, uint32_t count,

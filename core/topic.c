@@ -629,9 +629,8 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 		** would, without the pwrite's page allocation. */
 		unsigned char *d = s->map + s->size;
 		text_crc = rec_text_copy(d + REC_HEADER_SIZE, iov, iovcnt, &count);
-		rec_encode_header(head, text_crc, total, (uint32_t)count, s->end_offset,
+		rec_encode_header(d, text_crc, total, (uint32_t)count, s->end_offset,
 				  s->end_bytepos, now);
-		memcpy(d, head, REC_HEADER_SIZE);
 		t->mapped_appends++;
 	} else {
 		/* The header and the caller's pieces in one pwritev, with no
