@@ -4,19 +4,25 @@
 **
 **   follow [-r LINES_PER_S] [-d SECONDS] [-p POLL_US] [-l LEN] FILE
 **
-** A writer thread appends LEN-byte lines (one write() each, O_APPEND) at a
-** steady pace, each carrying its sequence number and the CLOCK_MONOTONIC
-** time at which its write() began. A reader thread, which opened FILE
+** A writer thread appends LEN-byte lines (O_APPEND) at a steady pace, each
+** carrying its sequence number and the CLOCK_MONOTONIC time at which its
+** write() began. A line due while the write() before it was still in
+** flight goes out in the next write() with the others due by then (at
+** most MAX_BATCH), as a logger that buffers while it waits does; at one
+** write() per line, a round trip longer than the pace (100 us at 10,000
+** lines/s) would slow the writer below the rate asked for. A reader thread, which opened FILE
 ** before the first append, reads to the end of the file, then sleeps
 ** POLL_US and reads again, as a follower polling every millisecond does.
 ** The latency of a line is the time from the start of its write() to the
 ** read() that returned it.
 **
 ** Prints "<p50_ms> <p90_ms> <p99_ms> <max_ms> <lines seen> <lines written>
-** <achieved lines/s> <write p50_ms> <write p99_ms> <late p99_ms>": the
-** latency of a line, then how long the write() calls took, and how late
-** the reader's sleeps ended (beyond POLL_US), which tells a slow file
-** system from a machine that runs the reader late. Exits 1 when lines were
+** <achieved lines/s> <write p50_ms> <write p99_ms> <late p99_ms> <lines
+** per write> <lag p99_ms>": the latency of a line, then how long the
+** write() calls took, how late the reader's sleeps ended (beyond POLL_US),
+** which tells a slow file system from a machine that runs the reader late,
+** the mean number of lines a write() carried, and how long after its due
+** time a write() began. Exits 1 when lines were
 ** lost, duplicated or out of order.
 **
 ** Compile with: gcc -O2 -Wall -pthread follow.c -o follow -lm
@@ -31,6 +37,8 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
+
+#define MAX_BATCH 64 /* lines a write() carries at most */
 
 static uint64_t mono_ns(void)
 {
@@ -48,11 +56,13 @@ struct run {
 	long poll_us;
 
 	uint64_t written;   /* set by the writer when done */
+	uint64_t writes;    /* write() calls, each with a write_ms and lag_ms */
 	double write_secs;
 	atomic_int writer_done; /* release: written and write_secs are set */
 
 	double *lat_ms;	   /* per line seen, in order */
-	double *write_ms;  /* per line written: how long its write() took */
+	double *write_ms;  /* per write(): how long it took */
+	double *lag_ms;	   /* per write(): how long after its first line's due time it began */
 	double *late_ms;   /* per sleep of the reader: how late it woke */
 	uint64_t sleeps, sleeps_cap;
 	uint64_t seen;
@@ -62,47 +72,52 @@ struct run {
 static void *writer(void *arg)
 {
 	struct run *r = arg;
-	char *line = malloc(r->len);
+	char *buf = malloc(MAX_BATCH * r->len);
 	int fd = open(r->path, O_WRONLY | O_APPEND);
 	uint64_t t0, i;
-	struct timespec next;
 
-	if (fd < 0 || line == NULL) {
+	if (fd < 0 || buf == NULL) {
 		fprintf(stderr, "follow: open %s: %s\n", r->path, strerror(errno));
 		exit(1);
 	}
 	/* The filler looks like the rest of a log line. */
-	for (size_t k = 0; k < r->len; k++)
-		line[k] = "GET /api/v1/orders/items HTTP/1.1 200 4211 "[k % 43];
-	line[r->len - 1] = '\n';
-	clock_gettime(CLOCK_MONOTONIC, &next);
+	for (size_t k = 0; k < MAX_BATCH * r->len; k++)
+		buf[k] = "GET /api/v1/orders/items HTTP/1.1 200 4211 "[k % r->len % 43];
+	for (size_t b = 0; b < MAX_BATCH; b++)
+		buf[(b + 1) * r->len - 1] = '\n';
 	t0 = mono_ns();
-	for (i = 0; i < r->lines; i++) {
+	for (i = 0; i < r->lines;) {
 		uint64_t due = t0 + (uint64_t)((double)i * 1e9 / r->rate);
 		struct timespec d = {.tv_sec = (time_t)(due / 1000000000ull),
 				     .tv_nsec = (long)(due % 1000000000ull)};
-		uint64_t ts;
-		int n;
-		char head[48];
+		uint64_t ts, n = 1;
 
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL);
 		ts = mono_ns();
-		n = snprintf(head, sizeof head, "%012llu %020llu ", (unsigned long long)i,
-			     (unsigned long long)ts);
-		memcpy(line, head, (size_t)n);
-		ssize_t w = write(fd, line, r->len);
+		while (i + n < r->lines && n < MAX_BATCH &&
+		       t0 + (uint64_t)((double)(i + n) * 1e9 / r->rate) <= ts)
+			n++;
+		for (uint64_t b = 0; b < n; b++) {
+			char head[48];
+			int h = snprintf(head, sizeof head, "%012llu %020llu ",
+					 (unsigned long long)(i + b), (unsigned long long)ts);
+			memcpy(buf + b * r->len, head, (size_t)h);
+		}
+		ssize_t w = write(fd, buf, n * r->len);
 
-		r->write_ms[i] = (double)(mono_ns() - ts) / 1e6;
-		if (w != (ssize_t)r->len) {
-			fprintf(stderr, "follow: write: %s\n", strerror(errno));
+		r->write_ms[r->writes] = (double)(mono_ns() - ts) / 1e6;
+		r->lag_ms[r->writes++] = ts > due ? (double)(ts - due) / 1e6 : 0;
+		if (w != (ssize_t)(n * r->len)) {
+			fprintf(stderr, "follow: write: %s\n", w < 0 ? strerror(errno) : "short");
 			exit(1);
 		}
+		i += n;
 	}
 	r->write_secs = (double)(mono_ns() - t0) / 1e9;
 	close(fd);
 	r->written = i;
 	atomic_store(&r->writer_done, 1);
-	free(line);
+	free(buf);
 	return NULL;
 }
 
@@ -157,12 +172,14 @@ int main(int argc, char *argv[])
 	r.lines = (uint64_t)(r.rate * seconds);
 	r.lat_ms = malloc(r.lines * sizeof(double));
 	r.write_ms = malloc(r.lines * sizeof(double));
+	r.lag_ms = malloc(r.lines * sizeof(double));
 	/* The reader sleeps about once per poll interval, for as long as the
 	** writer takes, which is longer when it cannot keep its pace. */
 	r.sleeps_cap = 4096;
 	r.late_ms = malloc(r.sleeps_cap * sizeof(double));
 	buf = malloc(cap);
-	if (r.lat_ms == NULL || r.write_ms == NULL || r.late_ms == NULL || buf == NULL)
+	if (r.lat_ms == NULL || r.write_ms == NULL || r.lag_ms == NULL || r.late_ms == NULL ||
+	    buf == NULL)
 		return 1;
 
 	fd = open(r.path, O_RDONLY);
@@ -226,14 +243,16 @@ int main(int argc, char *argv[])
 	close(fd);
 
 	qsort(r.lat_ms, r.seen, sizeof(double), cmp_double);
-	qsort(r.write_ms, r.written, sizeof(double), cmp_double);
+	qsort(r.write_ms, r.writes, sizeof(double), cmp_double);
+	qsort(r.lag_ms, r.writes, sizeof(double), cmp_double);
 	qsort(r.late_ms, r.sleeps, sizeof(double), cmp_double);
-	printf("%.3f %.3f %.3f %.3f %llu %llu %.0f %.3f %.3f %.3f\n", pct(r.lat_ms, r.seen, 0.50),
-	       pct(r.lat_ms, r.seen, 0.90), pct(r.lat_ms, r.seen, 0.99),
+	printf("%.3f %.3f %.3f %.3f %llu %llu %.0f %.3f %.3f %.3f %.3f %.3f\n",
+	       pct(r.lat_ms, r.seen, 0.50), pct(r.lat_ms, r.seen, 0.90), pct(r.lat_ms, r.seen, 0.99),
 	       r.seen ? r.lat_ms[r.seen - 1] : -1, (unsigned long long)r.seen,
 	       (unsigned long long)r.written, (double)r.written / r.write_secs,
-	       pct(r.write_ms, r.written, 0.50), pct(r.write_ms, r.written, 0.99),
-	       pct(r.late_ms, r.sleeps, 0.99));
+	       pct(r.write_ms, r.writes, 0.50), pct(r.write_ms, r.writes, 0.99),
+	       pct(r.late_ms, r.sleeps, 0.99), r.writes ? (double)r.written / (double)r.writes : 0,
+	       pct(r.lag_ms, r.writes, 0.99));
 	if (r.bad || r.seen != r.written) {
 		fprintf(stderr, "follow: %s: saw %llu of %llu lines%s\n", r.path,
 			(unsigned long long)r.seen, (unsigned long long)r.written,
@@ -243,6 +262,7 @@ int main(int argc, char *argv[])
 	free(buf);
 	free(r.lat_ms);
 	free(r.write_ms);
+	free(r.lag_ms);
 	free(r.late_ms);
 	return 0;
 usage:

@@ -492,9 +492,9 @@ fi
 # long the write() calls took, how late the reader's 1 ms sleeps ended,
 # and the daemon's CPU time per line.
 b4_follow() {
-	local key=$1 file=$2 pid=${3:-} cpu0=0 cpu1 p50 p99 mx rate wp50 wp99 late
+	local key=$1 file=$2 pid=${3:-} cpu0=0 cpu1 p50 p99 mx rate wp50 wp99 late lpw lag
 	[ -z "$pid" ] || cpu0=$("$BIN/probe" cpu "$pid")
-	read -r p50 _ p99 mx _ _ rate wp50 wp99 late < <("$BIN/follow" -r 10000 -d "$B4_SECONDS" -p 1000 -l $LINE_LEN "$file")
+	read -r p50 _ p99 mx _ _ rate wp50 wp99 late lpw lag < <("$BIN/follow" -r 10000 -d "$B4_SECONDS" -p 1000 -l $LINE_LEN "$file")
 	record "$key" "$p99"
 	record "$key.p50" "$p50"
 	record "$key.max" "$mx"
@@ -502,6 +502,8 @@ b4_follow() {
 	record "$key.wp50" "$wp50"
 	record "$key.wp99" "$wp99"
 	record "$key.late" "$late"
+	record "$key.lpw" "$lpw"
+	record "$key.lag" "$lag"
 	if [ -n "$pid" ]; then
 		cpu1=$("$BIN/probe" cpu "$pid")
 		record "$key.cpu" "$(calc "($cpu1 - $cpu0) * 1e6 / (10000 * $B4_SECONDS)")"
@@ -774,7 +776,7 @@ base_row() { # KEY DESCRIPTION UNIT DIGITS
 	local v
 	v=$(med "$1")
 	[ -n "$v" ] || return 0
-	BASE+=("$2|$(f "$v" "${4:-0}") $3|$(spread "$1")|$(count "$1")")
+	BASE+=("$2|$(f "$v" "${4:-0}")${3:+ $3}|$(spread "$1")|$(count "$1")")
 }
 BASE=()
 base_row b1.plain "B1 plain file, cat >>" MB/s
@@ -811,6 +813,10 @@ for k in tfs null; do
 done
 for k in plain tfs null; do
 	base_row b4.$k.late "B4 reader's 1 ms sleeps, p99 lateness, following ${B4_WHO[$k]}" ms 3
+done
+for k in plain tfs null; do
+	base_row b4.$k.lpw "B4 lines per write() (those due while the one before was in flight go together), ${B4_WHO[$k]}" "" 2
+	base_row b4.$k.lag "B4 write() start after its first line was due, p99, ${B4_WHO[$k]}" ms 3
 done
 base_row b6.small "B6 topicfs peak RSS at $((B6_MB / 4)) MiB" MiB 1
 base_row b7.small "B7 mount, $B7_SMALL_KB KiB segments$([ "${B7_COLD:-0}" = 1 ] && echo ", cold cache")" s 3
