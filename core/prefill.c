@@ -86,7 +86,8 @@ struct prefill {
 	pthread_cond_t cv;
 	pthread_t thread;
 	int started, stop;
-	topic *t; /* the request waiting, with references; protected by mu */
+	int prune; /* forget the held segments with no room left; under mu */
+	topic *t;  /* the request waiting, with references; protected by mu */
 	seg *s;
 	/* The helper's own: the segments it made room in, latest first. */
 	struct held held[HELD];
@@ -118,34 +119,49 @@ static void drop_request(topic *t, seg *s)
 		topic_unref(t);
 }
 
-/* The helper is about to make room in s: put s first among the held
-** segments, forgetting those that gave their room up (rolled, closed) and,
-** when HELD are left, taking the room of the one served longest ago. */
-static void hold(prefill *p, topic *t, seg *s)
+/* Forget the held segments that gave their room up (rolled, closed, their
+** topic deleted), so that the references held here do not keep their
+** files open: a deleted topic's disk space comes back at once. */
+static void prune(prefill *p)
 {
-	struct held keep[HELD];
-	int n = 0, found = 0;
+	int n = 0;
 
 	for (int i = 0; i < p->nheld; i++) {
 		struct held h = p->held[i];
-		if (h.s == s && !found) {
-			found = 1;
-			drop_request(h.t, h.s); /* re-added first, below */
-		} else if (atomic_load(&h.s->no_room)) {
+		if (atomic_load(&h.s->no_room))
 			drop_request(h.t, h.s);
-		} else if (n < HELD - 1) {
-			keep[n++] = h;
-		} else {
-			pthread_mutex_lock(&h.t->append_mu);
-			prefill_release_locked(h.t, h.s);
-			pthread_mutex_unlock(&h.t->append_mu);
-			drop_request(h.t, h.s);
-		}
+		else
+			p->held[n++] = h;
 	}
+	p->nheld = n;
+}
+
+/* The helper is about to make room in s: put s first among the held
+** segments and, when HELD are left, take the room of the one served
+** longest ago. */
+static void hold(prefill *p, topic *t, seg *s)
+{
+	int n = 0;
+
+	prune(p);
+	for (int i = 0; i < p->nheld; i++) {
+		struct held h = p->held[i];
+		if (h.s == s)
+			drop_request(h.t, h.s); /* re-added first, below */
+		else
+			p->held[n++] = h;
+	}
+	while (n > HELD - 1) {
+		struct held h = p->held[--n];
+		pthread_mutex_lock(&h.t->append_mu);
+		prefill_release_locked(h.t, h.s);
+		pthread_mutex_unlock(&h.t->append_mu);
+		drop_request(h.t, h.s);
+	}
+	memmove(p->held + 1, p->held, (size_t)n * sizeof *p->held);
 	topic_ref(t);
 	seg_ref(s);
 	p->held[0] = (struct held){t, s};
-	memcpy(p->held + 1, keep, (size_t)n * sizeof *keep);
 	p->nheld = n + 1;
 }
 
@@ -156,7 +172,7 @@ static void *run(void *arg)
 	pthread_setname_np(pthread_self(), "tfs-prefill");
 	pthread_mutex_lock(&p->mu);
 	for (;;) {
-		while (!p->stop && !p->s)
+		while (!p->stop && !p->s && !p->prune)
 			pthread_cond_wait(&p->cv, &p->mu);
 		if (p->stop)
 			break;
@@ -164,10 +180,14 @@ static void *run(void *arg)
 		seg *s = p->s;
 		p->t = NULL;
 		p->s = NULL;
+		p->prune = 0;
 		pthread_mutex_unlock(&p->mu);
-		hold(p, t, s);
-		prefill_segment(t, s);
-		drop_request(t, s);
+		if (s) {
+			hold(p, t, s);
+			prefill_segment(t, s);
+			drop_request(t, s);
+		}
+		prune(p); /* s too, if its room went meanwhile */
 		pthread_mutex_lock(&p->mu);
 	}
 	pthread_mutex_unlock(&p->mu);
@@ -207,6 +227,16 @@ void prefill_kick(prefill *p, topic *t, seg *s)
 	pthread_cond_signal(&p->cv);
 	pthread_mutex_unlock(&p->mu);
 	drop_request(old_t, old_s);
+}
+
+void prefill_forget(prefill *p)
+{
+	pthread_mutex_lock(&p->mu);
+	if (p->started && !p->stop) {
+		p->prune = 1;
+		pthread_cond_signal(&p->cv);
+	}
+	pthread_mutex_unlock(&p->mu);
 }
 
 void prefill_free(prefill *p)

@@ -29,6 +29,11 @@ void prefill_free(prefill *p);
 ** own references; a later request replaces one not yet served. */
 void prefill_kick(prefill *p, topic *t, seg *s);
 
+/* Have the helper drop its references to segments whose room was
+** released (prefill_release_locked), as a deleted topic's newest segment
+** is: those references keep the files open. Returns at once. */
+void prefill_forget(prefill *p);
+
 /* The helper's work for one request, done in the caller's thread: make
 ** room in s up to PREFILL_AHEAD past its end (no further than the segment
 ** may grow), in steps that each become usable at once. Returns 0, or a

@@ -387,10 +387,17 @@ void topic_unref(topic *t)
 
 void topic_mark_deleted(topic *t)
 {
+	seg *s;
+
 	pthread_mutex_lock(&t->append_mu);
 	pthread_mutex_lock(&t->mu);
 	t->deleted = 1;
+	s = t->nsegs ? t->segs[t->nsegs - 1] : NULL;
 	pthread_mutex_unlock(&t->mu);
+	/* No batch comes any more: the room made ahead goes, and with it
+	** the mapping (store_topic_delete then has the helper let go). */
+	if (s)
+		prefill_release_locked(t, s);
 	pthread_mutex_unlock(&t->append_mu);
 }
 

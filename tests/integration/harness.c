@@ -566,14 +566,15 @@ int h_run(char *const argv[], int timeout_ms, char **out, char **err)
 	return rc;
 }
 
-bool h_has_open(pid_t pid, const char *path)
+bool h_proc_links(pid_t pid, const char *sub, bool (*fn)(const char *target, void *arg),
+		  void *arg)
 {
 	char dir[64], link[PATH_MAX], target[PATH_MAX];
 	struct dirent *e;
 	bool found = false;
 	DIR *d;
 
-	snprintf(dir, sizeof dir, "/proc/%d/fd", (int)pid);
+	snprintf(dir, sizeof dir, "/proc/%d/%s", (int)pid, sub);
 	d = opendir(dir);
 	if (d == NULL)
 		return false;
@@ -585,10 +586,20 @@ bool h_has_open(pid_t pid, const char *path)
 		if (n < 0)
 			continue;
 		target[n] = '\0';
-		found = strcmp(target, path) == 0;
+		found = fn(target, arg);
 	}
 	closedir(d);
 	return found;
+}
+
+static bool is_path(const char *target, void *path)
+{
+	return strcmp(target, path) == 0;
+}
+
+bool h_has_open(pid_t pid, const char *path)
+{
+	return h_proc_links(pid, "fd", is_path, (void *)path);
 }
 
 /* ---- Mounts -------------------------------------------------------------- */

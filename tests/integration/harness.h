@@ -123,6 +123,11 @@ int h_run(char *const argv[], int timeout_ms, char **out, char **err);
 /* Does process PID have PATH open (a link in /proc/PID/fd)? */
 bool h_has_open(pid_t pid, const char *path);
 
+/* Call fn with the target of each link in /proc/PID/SUB ("fd",
+** "map_files") until it returns true; whether one did. */
+bool h_proc_links(pid_t pid, const char *sub, bool (*fn)(const char *target, void *arg),
+		  void *arg);
+
 /* ---- Files ---------------------------------------------------------- */
 
 /* Read PATH to EOF. Returns malloc'd bytes (NUL added, not counted) and

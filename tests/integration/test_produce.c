@@ -336,3 +336,80 @@ Test(produce, binary_lines_round_trip)
 	H_SH_OK("cat $MNT/t/log | cmp - $WORK/want");
 	h_buf_free(&want);
 }
+
+struct deleted {
+	struct h_buf list; /* one a line */
+	int n;
+};
+
+/* A file under DATADIR that was unlinked: added to the struct deleted. */
+static bool add_deleted(const char *target, void *arg)
+{
+	struct deleted *d = arg;
+
+	if (strncmp(target, H.data, strlen(H.data)) == 0 && strstr(target, " (deleted)")) {
+		h_buf_printf(&d->list, "%s\n", target);
+		d->n++;
+	}
+	return false;
+}
+
+/* The files under DATADIR that the daemon still holds, open or mapped,
+** though they were unlinked. Free d->list after. */
+static void held_deleted(struct deleted *d)
+{
+	*d = (struct deleted){0};
+	h_buf_printf(&d->list, "%s", "");
+	h_proc_links(H.pid, "fd", add_deleted, d);
+	h_proc_links(H.pid, "map_files", add_deleted, d);
+}
+
+static bool nothing_deleted_held(void *arg)
+{
+	struct deleted d;
+
+	held_deleted(&d);
+	h_buf_free(&d.list);
+	(void)arg;
+	return d.n == 0;
+}
+
+/* Fail, listing them, when the daemon holds unlinked files after 5 s. */
+static void expect_none_held(const char *after)
+{
+	struct deleted d;
+
+	if (h_wait_for(nothing_deleted_held, NULL, 5000))
+		return;
+	held_deleted(&d);
+	cr_assert_fail("5 s after %s, the daemon still holds files it removed:\n%s", after,
+		       d.list.p);
+}
+
+/*
+** rm -r of a topic that cat filled (bulk appends, copied into room made
+** ahead in a mapping of the newest segment) gives its disk space back: the
+** daemon keeps none of its files open or mapped.
+*/
+Test(produce, rm_r_of_bulk_written_topic_closes_its_files)
+{
+	char *segs;
+
+	h_umount();
+	h_mount("segment.bytes=8388608");
+	make_topic("t");
+	make_topic("u");
+	H_SH_OK("head -c 20000000 /dev/urandom | base64 -w 150 > $WORK/want &&"
+		" cat $WORK/want >> $MNT/t/log && cat $WORK/want >> $MNT/u/log &&"
+		" cmp $MNT/t/log $WORK/want");
+	segs = h_getxattr(h_mnt("t"), "user.topicfs.segments");
+	cr_assert(segs != NULL && atoi(segs) > 1, "t rolled: %s segments", segs ? segs : "?");
+	free(segs);
+	H_SH_OK("rm -r $MNT/t");
+	expect_none_held("rm -r t");
+	/* The other topic keeps its data, and takes bulk appends as before. */
+	H_SH_OK("cmp $MNT/u/log $WORK/want && cat $WORK/want >> $MNT/u/log &&"
+		" cmp $MNT/u/log <(cat $WORK/want $WORK/want)");
+	H_SH_OK("rm -r $MNT/u");
+	expect_none_held("rm -r u");
+}
