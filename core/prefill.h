@@ -30,8 +30,9 @@ void prefill_free(prefill *p);
 void prefill_kick(prefill *p, topic *t, seg *s);
 
 /* Have the helper drop its references to segments whose room was
-** released (prefill_release_locked), as a deleted topic's newest segment
-** is: those references keep the files open. Returns at once. */
+** released (prefill_release_locked: a roll, a topic's deletion): those
+** references keep the files open, which retention or the deletion means
+** to free. Returns at once. */
 void prefill_forget(prefill *p);
 
 /* The helper's work for one request, done in the caller's thread: make

@@ -381,7 +381,6 @@ int store_topic_delete(store *s, const char *name)
 	io_fsync(s->topics_fd);
 	remove_at(s, at);
 	topic_mark_deleted(t);
-	prefill_forget(s->prefill); /* its references would keep the files */
 	pthread_mutex_unlock(&s->mu);
 	/* Open files of the topic keep their segments; the names go now. */
 	io_remove_tree(s->trash_fd, trashname);

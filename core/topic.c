@@ -394,11 +394,12 @@ void topic_mark_deleted(topic *t)
 	t->deleted = 1;
 	s = t->nsegs ? t->segs[t->nsegs - 1] : NULL;
 	pthread_mutex_unlock(&t->mu);
-	/* No batch comes any more: the room made ahead goes, and with it
-	** the mapping (store_topic_delete then has the helper let go). */
+	/* No batch comes any more: the room made ahead goes, with the
+	** mapping, and the helper lets go of the files. */
 	if (s)
 		prefill_release_locked(t, s);
 	pthread_mutex_unlock(&t->append_mu);
+	prefill_forget(store_prefill(t->st));
 }
 
 void topic_set_name(topic *t, const char *name)
@@ -449,6 +450,7 @@ static int roll_locked(topic *t, int64_t now_ms)
 	** never wait for an fsync (a bulk append measured 25% slower with
 	** the directory synced at each roll). */
 	prefill_release_locked(t, old); /* sealed segments hold their batches only */
+	prefill_forget(store_prefill(t->st)); /* or retention could not free it */
 	pthread_mutex_lock(&t->mu);
 	old->sealed = 1;
 	old->seal_pending = 1;

@@ -413,3 +413,31 @@ Test(produce, rm_r_of_bulk_written_topic_closes_its_files)
 	H_SH_OK("rm -r $MNT/u");
 	expect_none_held("rm -r u");
 }
+
+static bool topic_emptied(void *arg)
+{
+	char *start = h_getxattr(h_mnt("%s", (const char *)arg), "user.topicfs.start_offset");
+	char *end = h_getxattr(h_mnt("%s", (const char *)arg), "user.topicfs.end_offset");
+	bool done = start && end && strcmp(start, end) == 0;
+
+	free(start);
+	free(end);
+	return done;
+}
+
+/*
+** The same when retention removes the segments of a bulk-written topic
+** that then sat idle: the background thread rolls the idle newest segment
+** (its room goes) and deletes every expired one; none stays open.
+*/
+Test(produce, retention_of_idle_bulk_written_topic_closes_its_files)
+{
+	h_umount();
+	h_mount("segment.bytes=8388608,maintenance.interval.ms=100");
+	make_topic("t");
+	H_SH_OK("head -c 20000000 /dev/urandom | base64 -w 150 > $WORK/want &&"
+		" cat $WORK/want >> $MNT/t/log && cmp $MNT/t/log $WORK/want");
+	H_SH_OK("setfattr -n user.retention.ms -v 1000 $MNT/t");
+	cr_assert(h_wait_for(topic_emptied, "t", 20000), "retention emptied t");
+	expect_none_held("retention emptied t");
+}
