@@ -20,6 +20,9 @@
 ** also stores the 16 bytes elsewhere, with non-temporal stores: a copy
 ** into the page cache and the CRC's pass for the price of about one
 ** (1 MiB here: 72-94 us, against 127-155 for the pass, then memcpy).
+** Plain stores instead cost bulk appends more: the daemon's FUSE threads
+** took a median of 533 against 467 us of CPU a MiB appended, and the
+** appends were slower in 6 of 8 alternated 256 MiB rounds.
 */
 #include "crc32c.h"
 
