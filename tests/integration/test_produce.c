@@ -364,6 +364,23 @@ static void held_deleted(struct deleted *d)
 	h_proc_links(H.pid, "map_files", add_deleted, d);
 }
 
+static bool in_topic_dir(const char *target, void *topic)
+{
+	char *dir = h_strdupf("%s/topics/%s/", H.data, (const char *)topic);
+	bool in = strncmp(target, dir, strlen(dir)) == 0;
+
+	free(dir);
+	return in;
+}
+
+/* The bulk appends went into room made ahead: the daemon maps a segment
+** of TOPIC (else the tests below would prove nothing). */
+static void expect_room_mapped(const char *topic)
+{
+	cr_assert(h_proc_links(H.pid, "map_files", in_topic_dir, (void *)topic),
+		  "no segment of %s is mapped after cat's appends: no room was made", topic);
+}
+
 static bool nothing_deleted_held(void *arg)
 {
 	struct deleted d;
@@ -405,6 +422,7 @@ Test(produce, rm_r_of_bulk_written_topic_closes_its_files)
 	segs = h_getxattr(h_mnt("t"), "user.topicfs.segments");
 	cr_assert(segs != NULL && atoi(segs) > 1, "t rolled: %s segments", segs ? segs : "?");
 	free(segs);
+	expect_room_mapped("t");
 	H_SH_OK("rm -r $MNT/t");
 	expect_none_held("rm -r t");
 	/* The other topic keeps its data, and takes bulk appends as before. */
@@ -437,6 +455,7 @@ Test(produce, retention_of_idle_bulk_written_topic_closes_its_files)
 	make_topic("t");
 	H_SH_OK("head -c 20000000 /dev/urandom | base64 -w 150 > $WORK/want &&"
 		" cat $WORK/want >> $MNT/t/log && cmp $MNT/t/log $WORK/want");
+	expect_room_mapped("t");
 	H_SH_OK("setfattr -n user.retention.ms -v 1000 $MNT/t");
 	cr_assert(h_wait_for(topic_emptied, "t", 20000), "retention emptied t");
 	expect_none_held("retention emptied t");
