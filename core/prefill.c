@@ -231,6 +231,8 @@ void prefill_kick(prefill *p, topic *t, seg *s)
 
 void prefill_forget(prefill *p)
 {
+	if (!p) /* the store is closing: the helper is gone */
+		return;
 	pthread_mutex_lock(&p->mu);
 	if (p->started && !p->stop) {
 		p->prune = 1;
@@ -331,6 +333,9 @@ void prefill_release_locked(topic *t, seg *s)
 	pthread_mutex_lock(&t->fill_mu);
 	release(s);
 	pthread_mutex_unlock(&t->fill_mu);
+	/* The helper's reference would keep the file open after a roll or a
+	** deletion, which retention or rm -r means to free. */
+	prefill_forget(store_prefill(t->st));
 }
 
 /* Under fill_mu: the newest segment of t is still s, open for appends;

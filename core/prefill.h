@@ -30,9 +30,9 @@ void prefill_free(prefill *p);
 void prefill_kick(prefill *p, topic *t, seg *s);
 
 /* Have the helper drop its references to segments whose room was
-** released (prefill_release_locked: a roll, a topic's deletion): those
-** references keep the files open, which retention or the deletion means
-** to free. Returns at once. */
+** released: those references keep the files open, which retention or a
+** deletion means to free. prefill_release_locked calls it. Returns at
+** once. */
 void prefill_forget(prefill *p);
 
 /* The helper's work for one request, done in the caller's thread: make
@@ -53,8 +53,9 @@ void prefill_end_locked(topic *t, seg *s, size_t batch_text);
 /* For topic.c and segment.c, under t's append_mu: give up s's room (a
 ** roll, a failed append, a close), once a step in progress has ended (it
 ** takes fill_mu, never releasing append_mu). Cuts the file back to its
-** batches and unmaps it. t is NULL only when the last reference to s goes
-** (no step can run then). */
+** batches and unmaps it, and has the helper let go of s (prefill_forget).
+** t is NULL only when the last reference to s goes (no step can run then,
+** and the helper holds no reference). */
 void prefill_release_locked(topic *t, seg *s);
 
 #endif

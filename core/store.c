@@ -275,6 +275,7 @@ int store_close(store *s)
 	/* The helper first: it holds references to topics and segments. Then
 	** every newest segment is cut back to its batches before the sync. */
 	prefill_free(s->prefill);
+	s->prefill = NULL; /* the releases below have no helper to tell */
 	for (size_t i = 0; i < s->n; i++)
 		topic_release_room(s->topics[i]);
 	if (s->lockfd >= 0 && s->topics)

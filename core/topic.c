@@ -399,7 +399,6 @@ void topic_mark_deleted(topic *t)
 	if (s)
 		prefill_release_locked(t, s);
 	pthread_mutex_unlock(&t->append_mu);
-	prefill_forget(store_prefill(t->st));
 }
 
 void topic_set_name(topic *t, const char *name)
@@ -450,7 +449,6 @@ static int roll_locked(topic *t, int64_t now_ms)
 	** never wait for an fsync (a bulk append measured 25% slower with
 	** the directory synced at each roll). */
 	prefill_release_locked(t, old); /* sealed segments hold their batches only */
-	prefill_forget(store_prefill(t->st)); /* or retention could not free it */
 	pthread_mutex_lock(&t->mu);
 	old->sealed = 1;
 	old->seal_pending = 1;
