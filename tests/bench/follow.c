@@ -10,11 +10,11 @@
 ** flight goes out in the next write() with the others due by then (at
 ** most MAX_BATCH), as a logger that buffers while it waits does; at one
 ** write() per line, a round trip longer than the pace (100 us at 10,000
-** lines/s) would slow the writer below the rate asked for. A reader thread, which opened FILE
-** before the first append, reads to the end of the file, then sleeps
-** POLL_US and reads again, as a follower polling every millisecond does.
-** The latency of a line is the time from the start of its write() to the
-** read() that returned it.
+** lines/s) would slow the writer below the rate asked for. A reader
+** thread, which opened FILE before the first append, reads to the end of
+** the file, then sleeps POLL_US and reads again, as a follower polling
+** every millisecond does. The latency of a line is the time from the start
+** of its write() to the read() that returned it.
 **
 ** Prints "<p50_ms> <p90_ms> <p99_ms> <max_ms> <lines seen> <lines written>
 ** <achieved lines/s> <write p50_ms> <write p99_ms> <late p99_ms> <lines
@@ -22,8 +22,8 @@
 ** write() calls took, how late the reader's sleeps ended (beyond POLL_US),
 ** which tells a slow file system from a machine that runs the reader late,
 ** the mean number of lines a write() carried, and how long after its due
-** time a write() began. Exits 1 when lines were
-** lost, duplicated or out of order.
+** time a write() began. Exits 1 when lines were lost, duplicated or out of
+** order.
 **
 ** Compile with: gcc -O2 -Wall -pthread follow.c -o follow -lm
 */
@@ -69,6 +69,12 @@ struct run {
 	int bad;
 };
 
+/* When line i is due: t0 plus its share of the pace. */
+static uint64_t due_ns(const struct run *r, uint64_t t0, uint64_t i)
+{
+	return t0 + (uint64_t)((double)i * 1e9 / r->rate);
+}
+
 static void *writer(void *arg)
 {
 	struct run *r = arg;
@@ -87,15 +93,14 @@ static void *writer(void *arg)
 		buf[(b + 1) * r->len - 1] = '\n';
 	t0 = mono_ns();
 	for (i = 0; i < r->lines;) {
-		uint64_t due = t0 + (uint64_t)((double)i * 1e9 / r->rate);
+		uint64_t due = due_ns(r, t0, i);
 		struct timespec d = {.tv_sec = (time_t)(due / 1000000000ull),
 				     .tv_nsec = (long)(due % 1000000000ull)};
 		uint64_t ts, n = 1;
 
 		clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &d, NULL);
 		ts = mono_ns();
-		while (i + n < r->lines && n < MAX_BATCH &&
-		       t0 + (uint64_t)((double)(i + n) * 1e9 / r->rate) <= ts)
+		while (i + n < r->lines && n < MAX_BATCH && due_ns(r, t0, i + n) <= ts)
 			n++;
 		for (uint64_t b = 0; b < n; b++) {
 			char head[48];
