@@ -51,7 +51,7 @@ typedef struct seg {
 	idx index;
 	/* Room made ahead of the batches (prefill.c). map, room_end and
 	** fill_from change under the topic's fill_mu, map and no_room also
-	** under append_mu, zapped only under append_mu; the atomics are the
+	** under append_mu, zapped only under fill_mu; the atomics are the
 	** writer's and the helper's handshake (prefill.c). */
 	unsigned char *map; /* the file mapped shared and writable, or NULL */
 	uint64_t map_len;
