@@ -61,6 +61,7 @@ typedef struct seg {
 	_Atomic uint64_t ready;	  /* [.., ready) is mapped with its pages in */
 	_Atomic uint64_t fill_from; /* while filling, the helper writes from */
 	atomic_int filling;	  /* here to room_end: no append goes there */
+	atomic_int step_waiters;  /* writers asleep until the step is over */
 	atomic_int no_room;	  /* rolled, closed or failed: make no more room */
 } seg;
 
