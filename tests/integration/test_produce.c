@@ -460,3 +460,57 @@ Test(produce, retention_of_idle_bulk_written_topic_closes_its_files)
 	cr_assert(h_wait_for(topic_emptied, "t", 20000), "retention emptied t");
 	expect_none_held("retention emptied t");
 }
+
+/* kB of TOPIC's segment files that the daemon has mapped and resident
+** (the Rss lines of /proc/PID/smaps), or -1 when smaps cannot be read. */
+static long mapped_rss_kb(const char *topic)
+{
+	char *dir = h_strdupf("%s/topics/%s/", H.data, topic);
+	char *path = h_strdupf("/proc/%d/smaps", (int)H.pid);
+	size_t len;
+	char *smaps = h_read_file(path, &len), *save = NULL;
+	long total = 0;
+	bool in = false;
+
+	free(path);
+	if (!smaps) {
+		free(dir);
+		return -1;
+	}
+	for (char *line = strtok_r(smaps, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		long kb;
+		if (strchr(line, '-') && strchr(line, ' ') && strchr(line, '-') < strchr(line, ' '))
+			in = strstr(line, dir) != NULL; /* a mapping's first line */
+		else if (in && sscanf(line, "Rss: %ld kB", &kb) == 1)
+			total += kb;
+	}
+	free(smaps);
+	free(dir);
+	return total;
+}
+
+static bool room_mapping_small(void *topic)
+{
+	long kb = mapped_rss_kb(topic);
+
+	return kb >= 0 && kb <= 24 << 10;
+}
+
+/*
+** A bulk append into one big segment leaves the daemon mapping only the
+** room around its end (at most PREFILL_AHEAD + ZAP_FORCED, 24 MiB), not the
+** 96 MB it wrote: the mapping behind the writer is dropped.
+*/
+Test(produce, bulk_append_keeps_only_the_room_mapped)
+{
+	h_umount();
+	h_mount("segment.bytes=1073741824");
+	make_topic("t");
+	H_SH_OK("head -c 72000000 /dev/urandom | base64 -w 150 > $WORK/want &&"
+		" cat $WORK/want >> $MNT/t/log && cmp $MNT/t/log $WORK/want");
+	expect_room_mapped("t");
+	cr_assert(h_wait_for(room_mapping_small, "t", 5000),
+		  "5 s after a 96 MB bulk append, the daemon still has %ld kB of t's segment "
+		  "resident in its mappings (at most 24 MiB expected)",
+		  mapped_rss_kb("t"));
+}
