@@ -75,9 +75,10 @@
 #define PAGE 4096u
 
 /* Segments that may hold room at once: each holds up to PREFILL_AHEAD of
-** zeros in the page cache and at most PREFILL_AHEAD + ZAP_FORCED of mapping
-** in the daemon's resident size (see zap_behind), so writers that bulk-append to many topics
-** at once get room in the latest few; the others write with pwrite. */
+** zeros in the page cache and at most PREFILL_AHEAD + ZAP_FORCED of
+** mapping in the daemon's resident size (see zap_behind), so writers that
+** bulk-append to many topics at once get room in the latest few; the
+** others write with pwrite. */
 #define HELD 4
 
 struct held {
@@ -419,12 +420,11 @@ static int write_zeros(int fd, uint64_t from, uint64_t to)
 ** Under fill_mu: drop the mapping more than BEHIND below `reserved`, so
 ** that the daemon's resident size stays below PREFILL_AHEAD + ZAP_FORCED
 ** a segment, not the segment's size (the pages stay in the page cache).
-** Peak RSS of the daemon (VmHWM) during 256 MiB appends: one at a time
-** 29-30 MiB, four at once into four topics 50-63 (the writer's way: 20-21
-** and 37-54). step() does it when
-** the room is made far enough ahead, before the helper sleeps, or when
-** the writer is ZAP_FORCED past the last drop because the helper never
-** got that far.
+** step() does it when the room is made far enough ahead, before the
+** helper sleeps, or when the writer is ZAP_FORCED past the last drop
+** because the helper never got that far. Peak RSS of the daemon (VmHWM)
+** during 256 MiB appends: one at a time 29-30 MiB, four at once into four
+** topics 50-63 (with the writer's drops, below: 20-21 and 37-54).
 **
 ** Where it is done matters. Bulk appends of 256 MiB (8 rounds alternated
 ** with the null filesystem; per MiB appended, from counters in the
