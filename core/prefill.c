@@ -424,7 +424,7 @@ static int write_zeros(int fd, uint64_t from, uint64_t to)
 ** helper sleeps, or when the writer is ZAP_FORCED past the last drop
 ** because the helper never got that far. Peak RSS of the daemon (VmHWM)
 ** during 256 MiB appends: one at a time 29-30 MiB, four at once into four
-** topics 50-63 (with the writer's drops, below: 20-21 and 37-54).
+** topics 50-71 (with the writer's drops, below: 20-21 and 36-54).
 **
 ** Where it is done matters. Bulk appends of 256 MiB (8 rounds alternated
 ** with the null filesystem; per MiB appended, from counters in the

@@ -29,6 +29,7 @@
 #include "../core/store.h"
 #include "dump.h"
 #include "log.h"
+#include "loop.h"
 #include "ops.h"
 
 #ifndef TOPICFS_VERSION
@@ -314,7 +315,6 @@ int main(int argc, char *argv[])
 {
 	struct options o;
 	struct fuse_args args = FUSE_ARGS_INIT(0, NULL);
-	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 10};
 	struct fuse_session *se = NULL;
 	struct tfs *fs = NULL;
 	store *s = NULL;
@@ -413,7 +413,7 @@ int main(int argc, char *argv[])
 		goto out_unmount;
 	}
 
-	rc = fuse_session_loop_mt(se, &loop);
+	rc = tfs_loop_run(se);
 	/* A signal ends the loop with its number: a clean stop. */
 	if (rc < 0)
 		tfs_log("session loop failed: %s", strerror(-rc));
