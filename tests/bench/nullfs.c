@@ -13,8 +13,8 @@
 **                follow latency (up to MEMLOG_CAP bytes, then ENOSPC)
 **
 ** It is built like topicfs's daemon so that the difference between the
-** two is topicfs's own work: the low-level API, the same multi-threaded
-** session loop (clone_fd 0, 10 idle threads), write (not write_buf)
+** two is topicfs's own work: the low-level API, topicfs's own session
+** loop (fs/loop.c, linked in: see the Makefile), write (not write_buf)
 ** requests, every reply a copy. What can be tuned is what the FUSE notes
 ** say matters: the attribute and entry timeout (attr_timeout, seconds),
 ** direct_io on the files' opens, and the kernel's writeback cache (off
@@ -39,6 +39,8 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include "../../fs/loop.h"
 
 #define INO_APPEND 2
 #define INO_ZERO 3
@@ -335,7 +337,6 @@ int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
 	struct fuse_cmdline_opts cmd;
-	struct fuse_loop_config loop = {.clone_fd = 0, .max_idle_threads = 10};
 	struct nullfs_opts o = {0};
 	struct nullfs nfs = {0};
 	struct fuse_session *se;
@@ -378,7 +379,7 @@ int main(int argc, char *argv[])
 		goto out_signals;
 	if (fuse_daemonize(cmd.foreground) != 0)
 		goto out_unmount;
-	ret = fuse_session_loop_mt(se, &loop) < 0 ? 1 : 0;
+	ret = tfs_loop_run(se) < 0 ? 1 : 0;
 out_unmount:
 	fuse_session_unmount(se);
 out_signals:
