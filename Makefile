@@ -135,7 +135,7 @@ $(B)/bench/%: tests/bench/%.c
 # that the ceiling differs from topicfs by the storing alone.
 $(B)/bench/nullfs: tests/bench/nullfs.c fs/loop.c fs/log.c core/log.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $^ $(FUSE_LIBS) -lm $(LDLIBS)
+	$(CC) $(CFLAGS) $(FUSE_CFLAGS) -o $@ $(filter %.c,$^) $(FUSE_LIBS) -lm $(LDLIBS)
 
 -include $(wildcard $(B)/*/*.d $(B)/*/*/*.d)
 
