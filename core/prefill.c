@@ -299,9 +299,8 @@ static void step_over(seg *s)
 		syscall(SYS_futex, &s->filling, FUTEX_WAKE_PRIVATE, INT_MAX, NULL, NULL, 0);
 }
 
-int prefill_begin_locked(topic *t, seg *s, uint64_t end)
+int prefill_begin_locked(seg *s, uint64_t end)
 {
-	(void)t;
 	atomic_store(&s->reserved, end);
 	if (atomic_load(&s->filling) && end > atomic_load(&s->fill_from))
 		wait_for_step(s, end);

@@ -42,12 +42,13 @@ void prefill_forget(prefill *p);
 ** good: appends take the pwrite path). Exposed for the unit tests. */
 int prefill_segment(topic *t, seg *s);
 
-/* For topic.c, under t's append_mu, before the batch that will end at
-** end is written (waiting if the helper is writing there): whether it
-** fits in the room made, to be copied to s->map + s->size. */
-int prefill_begin_locked(topic *t, seg *s, uint64_t end);
-/* And after it was written: drop the mapping behind it, and ask for room
-** ahead when the batch, of batch_text bytes of text, was a bulk one. */
+/* For topic.c, under the topic's append_mu, before the batch that will
+** end at end is written (waiting if the helper is writing there): whether
+** it fits in the room made, to be copied to s->map + s->size. */
+int prefill_begin_locked(seg *s, uint64_t end);
+/* And after it was written: ask for room ahead when the batch, of
+** batch_text bytes of text, was a bulk one (the helper also drops the
+** mapping behind it). */
 void prefill_end_locked(topic *t, seg *s, size_t batch_text);
 
 /* For topic.c and segment.c, under t's append_mu: give up s's room (a

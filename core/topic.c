@@ -630,7 +630,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 		rc = -ENOMEM;
 		goto out;
 	}
-	if (prefill_begin_locked(t, s, s->size + enc)) {
+	if (prefill_begin_locked(s, s->size + enc)) {
 		/* Room made ahead (prefill.c): the pages are in, so the pass
 		** copies the text into the page cache as it goes, as a pwrite
 		** would, without the pwrite's page allocation. */
