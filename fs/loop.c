@@ -38,8 +38,10 @@
 **
 ** EXIT. Unmounting ends the reads with ENODEV. A signal is taken by the
 ** main thread alone (the workers block them); libfuse's handlers mark
-** the session exited, and the main thread then wakes the reader, which
-** polls an eventfd beside /dev/fuse.
+** the session exited, and the main thread then cancels the workers. A
+** worker can be cancelled only while it waits for a request (as in
+** libfuse's loop), never while it serves one; the reader's cleanup
+** handler gives the lead up, so that the others see the session exited.
 */
 #define FUSE_USE_VERSION 34
 #include "loop.h"
@@ -47,16 +49,13 @@
 #include <errno.h>
 #include <fuse_lowlevel.h>
 #include <linux/fuse.h>
-#include <poll.h>
 #include <pthread.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/eventfd.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "log.h"
 
@@ -65,8 +64,6 @@
 
 struct loop {
 	struct fuse_session *se;
-	int fd;			/* /dev/fuse */
-	int stop_fd;		/* eventfd: readable once the loop must end */
 	pthread_mutex_t lead;	/* held by the thread that reads */
 	uint64_t last_write_fh; /* under lead: bulk_write_fh of the last request read */
 	sem_t ended;		/* posted by a worker that saw the session end */
@@ -85,27 +82,43 @@ static uint64_t bulk_write_fh(const struct fuse_buf *buf, size_t len)
 	return w->fh;
 }
 
+/* What a worker cancelled in its read leaves behind. */
+struct reader {
+	struct loop *l;
+	struct fuse_buf buf;
+};
+
+static void reader_cancelled(void *arg)
+{
+	struct reader *r = arg;
+
+	pthread_mutex_unlock(&r->l->lead);
+	free(r->buf.mem);
+}
+
+/* The next request into r->buf, with the lead held: its size, or a
+** negative errno. The one place where a worker can be cancelled. */
+static int receive(struct reader *r)
+{
+	int res;
+
+	pthread_cleanup_push(reader_cancelled, r);
+	pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, NULL);
+	res = fuse_session_receive_buf(r->l->se, &r->buf);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
+	pthread_cleanup_pop(0);
+	return res;
+}
+
 static void *worker(void *arg)
 {
-	struct loop *l = arg;
-	struct fuse_buf buf;
+	struct reader r = {.l = arg};
+	struct loop *l = r.l;
 
-	memset(&buf, 0, sizeof buf);
+	pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, NULL);
 	pthread_mutex_lock(&l->lead);
 	while (!fuse_session_exited(l->se)) {
-		struct pollfd pfd[2] = {{.fd = l->fd, .events = POLLIN},
-					{.fd = l->stop_fd, .events = POLLIN}};
-		if (poll(pfd, 2, -1) < 0) {
-			if (errno == EINTR)
-				continue;
-			tfs_log("session loop: poll: %s", strerror(errno));
-			fuse_session_exit(l->se);
-			sem_post(&l->ended);
-			break;
-		}
-		if (pfd[1].revents)
-			break;
-		int res = fuse_session_receive_buf(l->se, &buf);
+		int res = receive(&r);
 		if (res == -EINTR || res == -EAGAIN)
 			continue;
 		if (res <= 0) { /* 0 or -ENODEV: unmounted */
@@ -115,10 +128,10 @@ static void *worker(void *arg)
 			sem_post(&l->ended);
 			break;
 		}
-		uint64_t fh = bulk_write_fh(&buf, (size_t)res);
+		uint64_t fh = bulk_write_fh(&r.buf, (size_t)res);
 		int keep = fh != 0 && fh == l->last_write_fh;
 		l->last_write_fh = fh;
-		struct fuse_buf req = buf;
+		struct fuse_buf req = r.buf;
 		req.size = (size_t)res;
 		if (keep) {
 			fuse_session_process_buf(l->se, &req);
@@ -129,20 +142,17 @@ static void *worker(void *arg)
 		}
 	}
 	pthread_mutex_unlock(&l->lead);
-	free(buf.mem);
+	free(r.buf.mem);
 	return NULL;
 }
 
 int tfs_loop_run(struct fuse_session *se)
 {
-	struct loop l = {.se = se, .fd = fuse_session_fd(se)};
+	struct loop l = {.se = se};
 	pthread_t threads[LOOP_THREADS];
 	sigset_t all, old;
 	int n = 0, rc = 0;
 
-	l.stop_fd = eventfd(0, EFD_CLOEXEC);
-	if (l.stop_fd < 0)
-		return -errno;
 	pthread_mutex_init(&l.lead, NULL);
 	sem_init(&l.ended, 0, 0);
 
@@ -171,13 +181,11 @@ int tfs_loop_run(struct fuse_session *se)
 		}
 		rc = 0;
 	}
-	uint64_t one = 1;
-	if (write(l.stop_fd, &one, sizeof one) < 0)
-		tfs_log("session loop: cannot wake the reader: %s", strerror(errno));
+	for (int i = 0; i < n; i++)
+		pthread_cancel(threads[i]);
 	for (int i = 0; i < n; i++)
 		pthread_join(threads[i], NULL);
 	sem_destroy(&l.ended);
 	pthread_mutex_destroy(&l.lead);
-	close(l.stop_fd);
 	return rc;
 }
