@@ -20,7 +20,9 @@
 ** The second test does the same while the background thread rolls
 ** 16 KiB segments, compresses them with zstd and compacts them (keys are
 ** unique, so compaction keeps every line but rewrites the segments), every
-** 20 ms: kills land in the middle of rewrites too.
+** 20 ms: kills land in the middle of rewrites too. The last two kill or
+** stop the daemon during bulk appends (1 MiB writes), the very last with
+** SIGTERM, which the daemon must answer by exiting within 10 s.
 */
 #include "rel_util.h"
 
@@ -278,6 +280,27 @@ static pid_t fork_bulk_writer(const char *path, uint64_t pos, _Atomic uint64_t *
 	_exit(0);
 }
 
+/* After the remount: the bulk writer's log (PATH under the mount) is the
+** stream up to its acknowledged end ACK, or up to the end of the write in
+** flight, whole lines only. Returns its length. */
+static uint64_t check_bulk(const char *path, uint64_t ack, int round)
+{
+	size_t len;
+	char *got = h_read_file(h_mnt("%s", path), &len);
+
+	cr_assert(got != NULL, "round %d: read %s: %s", round, path, strerror(errno));
+	cr_assert(len >= ack && len <= ack + BULK_WRITE && len % BULK_LINE == 0,
+		  "round %d: %s has %zu bytes; acknowledged %llu, one write %d", round, path,
+		  len, (unsigned long long)ack, BULK_WRITE);
+	char *want = malloc(len ? len : 1);
+	cr_assert(want != NULL);
+	bulk_stream(want, 0, len);
+	H_ASSERT_BYTES(got, len, want, len, "round %d: %s after the remount", round, path);
+	free(want);
+	free(got);
+	return len;
+}
+
 /* Whether the newest segment file of topic t ends in a page of zeros:
 ** room made ahead of the batches (a batch never ends in zero bytes). */
 static int newest_has_room(void)
@@ -330,22 +353,84 @@ Test(crash, sigkill_during_bulk_appends)
 		with_room += newest_has_room();
 
 		h_mount(H.opts);
-		size_t len;
-		char *got = h_read_file(h_mnt("t/log"), &len);
-		cr_assert(got != NULL, "round %d: read t/log: %s", round, strerror(errno));
-		cr_assert(len >= ack && len <= ack + BULK_WRITE && len % BULK_LINE == 0,
-			  "round %d: the log has %zu bytes; acknowledged %llu, one write %d", round,
-			  len, (unsigned long long)ack, BULK_WRITE);
-		char *want = malloc(len ? len : 1);
-		cr_assert(want != NULL);
-		bulk_stream(want, 0, len);
-		H_ASSERT_BYTES(got, len, want, len, "round %d: the log after the remount", round);
-		free(want);
-		free(got);
-		have = len;
+		have = check_bulk("t/log", ack, round);
 	}
 	cr_log_info("crash (bulk): %llu bytes appended in %d rounds; %d crash images held room",
 		    (unsigned long long)have, BULK_ROUNDS, with_room);
 	cr_expect(with_room > 0, "no kill landed while room followed the batches");
+	munmap(acked, sizeof *acked);
+}
+
+/*
+** The daemon stopped with SIGTERM (the way systemd and the tests' teardown
+** stop it) while it serves: four one-line writers into t, whose writes
+** the session loop hands from thread to thread, and a bulk writer into b,
+** whose 1 MiB writes it keeps on the reading thread (fs/loop.c). The
+** daemon must leave its loop and exit, status 0, within 10 s: the worker
+** waiting in its read is cancelled there, the others finish what they
+** serve. Then every acknowledged write must be found after the remount,
+** as after a SIGKILL.
+*/
+#define TERM_ROUNDS 4
+
+static void terminate_daemon(int round)
+{
+	char *argv[] = { "fusermount3", "-uz", H.mnt, NULL };
+
+	cr_assert(H.pid > 0, "round %d: no daemon", round);
+	kill(H.pid, SIGTERM);
+	int st = r_wait(H.pid, 10000);
+	H.pid = 0;
+	if (h_is_mounted(H.mnt))
+		h_run(argv, 10000, NULL, NULL);
+	cr_assert(st != -1, "round %d: topicfs did not exit within 10 s of SIGTERM under load "
+		  "(killed)", round);
+	cr_assert(st == 0, "round %d: topicfs exited with status %d after SIGTERM", round, st);
+	cr_assert(!h_is_mounted(H.mnt), "round %d: %s still mounted", round, H.mnt);
+}
+
+Test(crash, sigterm_while_writing_exits_and_keeps_acknowledged_writes)
+{
+	_Atomic uint64_t *acked = mmap(NULL, sizeof *acked, PROT_READ | PROT_WRITE,
+				       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	struct model m = { 0 };
+	struct h_rng rng;
+	uint64_t have = 0;
+
+	cr_assert(acked != MAP_FAILED);
+	h_rng_seed(&rng, 7);
+	h_mount("segment.bytes=8388608,compression.type=none");
+	cr_assert(mkdir(h_mnt("t"), 0755) == 0, "mkdir t: %s", strerror(errno));
+	cr_assert(mkdir(h_mnt("b"), 0755) == 0, "mkdir b: %s", strerror(errno));
+	for (int round = 1; round <= TERM_ROUNDS; round++) {
+		pid_t pids[WRITERS];
+		int64_t stop = h_now_ms() + 30000;
+
+		for (int w = 0; w < WRITERS; w++) {
+			unlink(h_work("ack%d", w));
+			pids[w] = r_fork_writer(h_mnt("t/log"), h_work("ack%d", w), w, m.next[w],
+						stop, 0, 0, 7000 + (uint64_t)(round * WRITERS + w));
+		}
+		atomic_store(acked, have);
+		pid_t bulk = fork_bulk_writer(h_mnt("b/log"), have, acked);
+		h_sleep_ms(20 + (long)h_rng_below(&rng, 150));
+		terminate_daemon(round);
+		for (int w = 0; w < WRITERS; w++) {
+			int st = r_wait(pids[w], WRITER_WAIT_MS);
+			cr_assert(st == 0, "round %d: writer %d %s", round, w,
+				  st == -1 ? "hung after the daemon exited (killed)" : "failed");
+		}
+		int st = r_wait(bulk, WRITER_WAIT_MS);
+		cr_assert(st == 0, "round %d: the bulk writer %s", round,
+			  st == -1 ? "hung after the daemon exited (killed)" : "failed");
+		uint64_t ack = atomic_load(acked);
+
+		h_mount(H.opts);
+		check_recovered(&m, round);
+		have = check_bulk("b/log", ack, round);
+	}
+	cr_log_info("crash (SIGTERM): %d rounds; %ld acknowledged one-line writes' lines all "
+		    "found; %llu bulk bytes",
+		    TERM_ROUNDS, m.acked_lines, (unsigned long long)have);
 	munmap(acked, sizeof *acked);
 }
