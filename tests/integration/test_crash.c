@@ -134,6 +134,31 @@ static void check_recovered(struct model *m, int round)
 	free(got);
 }
 
+/* Start the round's WRITERS writers into t/log, each from where the model
+** says it stopped, PACE_US apart (0: none). */
+static void start_writers(const struct model *m, pid_t pids[WRITERS], int round, int pace_us,
+			  uint64_t seed)
+{
+	int64_t stop = h_now_ms() + 30000;
+
+	for (int w = 0; w < WRITERS; w++) {
+		unlink(h_work("ack%d", w));
+		pids[w] = r_fork_writer(h_mnt("t/log"), h_work("ack%d", w), w, m->next[w], stop, 0,
+					pace_us, seed * 1000 + (uint64_t)(round * WRITERS + w));
+	}
+}
+
+/* Each writer must end by itself once the daemon is gone (how: WHAT). */
+static void wait_writers(const pid_t pids[WRITERS], int round, const char *what)
+{
+	for (int w = 0; w < WRITERS; w++) {
+		int st = r_wait(pids[w], WRITER_WAIT_MS);
+
+		cr_assert(st == 0, "round %d: writer %d %s after the daemon %s", round, w,
+			  st == -1 ? "hung on the dead mount (killed)" : "failed", what);
+	}
+}
+
 static void crash_rounds(const char *opts, int rounds, uint64_t seed, const char *what)
 {
 	struct model m = { 0 };
@@ -145,22 +170,12 @@ static void crash_rounds(const char *opts, int rounds, uint64_t seed, const char
 	cr_assert(mkdir(h_mnt("t"), 0755) == 0, "mkdir t: %s", strerror(errno));
 	for (int round = 1; round <= rounds; round++) {
 		pid_t pids[WRITERS];
-		int64_t stop = h_now_ms() + 30000;
 
-		for (int w = 0; w < WRITERS; w++) {
-			unlink(h_work("ack%d", w));
-			pids[w] = r_fork_writer(h_mnt("t/log"), h_work("ack%d", w), w, m.next[w],
-						stop, 0, PACE_US, seed * 1000 + (uint64_t)(round * WRITERS + w));
-		}
+		start_writers(&m, pids, round, PACE_US, seed);
 		h_sleep_ms((long)h_rng_below(&rng, 201));
 		r_kill9();
 		kills++;
-		for (int w = 0; w < WRITERS; w++) {
-			int st = r_wait(pids[w], WRITER_WAIT_MS);
-
-			cr_assert(st == 0, "round %d: writer %d %s after the daemon was killed", round,
-				  w, st == -1 ? "hung on the dead mount (killed)" : "failed");
-		}
+		wait_writers(pids, round, "was killed");
 		h_mount(H.opts);
 		check_recovered(&m, round);
 	}
@@ -404,22 +419,13 @@ Test(crash, sigterm_while_writing_exits_and_keeps_acknowledged_writes)
 	cr_assert(mkdir(h_mnt("b"), 0755) == 0, "mkdir b: %s", strerror(errno));
 	for (int round = 1; round <= TERM_ROUNDS; round++) {
 		pid_t pids[WRITERS];
-		int64_t stop = h_now_ms() + 30000;
 
-		for (int w = 0; w < WRITERS; w++) {
-			unlink(h_work("ack%d", w));
-			pids[w] = r_fork_writer(h_mnt("t/log"), h_work("ack%d", w), w, m.next[w],
-						stop, 0, 0, 7000 + (uint64_t)(round * WRITERS + w));
-		}
+		start_writers(&m, pids, round, 0, 7);
 		atomic_store(acked, have);
 		pid_t bulk = fork_bulk_writer(h_mnt("b/log"), have, acked);
 		h_sleep_ms(20 + (long)h_rng_below(&rng, 150));
 		terminate_daemon(round);
-		for (int w = 0; w < WRITERS; w++) {
-			int st = r_wait(pids[w], WRITER_WAIT_MS);
-			cr_assert(st == 0, "round %d: writer %d %s", round, w,
-				  st == -1 ? "hung after the daemon exited (killed)" : "failed");
-		}
+		wait_writers(pids, round, "exited on SIGTERM");
 		int st = r_wait(bulk, WRITER_WAIT_MS);
 		cr_assert(st == 0, "round %d: the bulk writer %s", round,
 			  st == -1 ? "hung after the daemon exited (killed)" : "failed");
