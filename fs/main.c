@@ -414,7 +414,7 @@ int main(int argc, char *argv[])
 	}
 
 	rc = tfs_loop_run(se);
-	/* A signal ends the loop with its number: a clean stop. */
+	/* 0 at an unmount or a signal (a clean stop); < 0: it never ran. */
 	if (rc < 0)
 		tfs_log("session loop failed: %s", strerror(-rc));
 	else
