@@ -22,6 +22,11 @@
 **       Waits until FILE holds NEEDLE at least COUNT times; prints the
 **       time of day it saw it (seconds since the epoch, as bash's
 **       $EPOCHREALTIME). Exit 1 on timeout.
+**   probe warm MIB
+**       Writes one byte to every page of MIB MiB of fresh anonymous memory,
+**       then gives it back; prints the seconds it took. On this VM, whose
+**       balloon hands free memory back to the host, that brings pages the
+**       host took back into the VM again (run.sh says why it matters).
 **
 ** Compile with: gcc -O2 -Wall probe.c -o probe
 */
@@ -34,6 +39,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -312,6 +318,27 @@ static int cmd_waitlog(int argc, char *argv[])
 	return 0;
 }
 
+static int cmd_warm(int argc, char *argv[])
+{
+	size_t len, page = (size_t)sysconf(_SC_PAGESIZE);
+	volatile char *p;
+	double t0 = mono_s();
+
+	if (argc != 2 || atol(argv[1]) <= 0)
+		return 2;
+	len = (size_t)atol(argv[1]) << 20;
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (p == MAP_FAILED) {
+		fprintf(stderr, "probe: cannot map %s MiB: %s\n", argv[1], strerror(errno));
+		return 1;
+	}
+	for (size_t off = 0; off < len; off += page)
+		p[off] = 1;
+	munmap((void *)p, len);
+	printf("%.3f\n", mono_s() - t0);
+	return 0;
+}
+
 int main(int argc, char *argv[])
 {
 	int rc = 2;
@@ -327,9 +354,11 @@ int main(int argc, char *argv[])
 			rc = cmd_waitsegs(argc - 1, argv + 1);
 		else if (strcmp(argv[1], "waitlog") == 0)
 			rc = cmd_waitlog(argc - 1, argv + 1);
+		else if (strcmp(argv[1], "warm") == 0)
+			rc = cmd_warm(argc - 1, argv + 1);
 	}
 	if (rc == 2)
-		fprintf(stderr, "usage: probe start|cpu|segs|waitsegs|waitlog ... "
+		fprintf(stderr, "usage: probe start|cpu|segs|waitsegs|waitlog|warm ... "
 				"(see probe.c)\n");
 	return rc;
 }
