@@ -23,6 +23,8 @@ ifeq ($(SANITIZE),1)
 B       := build-san
 CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS += -fsanitize=address,undefined
+# A leak is reported after Criterion counted the test as passed: fail on it.
+RUN     := scripts/leakcheck.sh
 else
 B       := build
 endif
@@ -73,10 +75,10 @@ $(B)/tests/integration-tests: $(INT_OBJ) $(B)/core/io.o
 # Criterion runs the tests of a binary in parallel, each in its own process
 # with the timeout its suite sets.
 unit: $(B)/tests/unit-tests
-	$(B)/tests/unit-tests --jobs 2
+	$(RUN) $(B)/tests/unit-tests --jobs 2
 
 integration: $(B)/tests/integration-tests $(DAEMON)
-	TOPICFS_BIN=$(abspath $(DAEMON)) $(B)/tests/integration-tests --jobs 2
+	TOPICFS_BIN=$(abspath $(DAEMON)) $(RUN) $(B)/tests/integration-tests --jobs 2
 
 test: unit integration
 

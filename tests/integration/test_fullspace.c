@@ -288,11 +288,13 @@ Test(fullspace, enospc_then_retention_frees_space)
 	struct writer w = { .seq = 0 };
 	struct h_buf old = { 0 };
 	static char ballast[16 * 1024];
+	char ballast_path[PATH_MAX + 16];
 	char *val;
 
 	h_mount("compression.type=none,segment.bytes=262144,maintenance.interval.ms=50");
 	/* 16 KiB outside DATADIR, so that a setting can be written later. */
-	cr_assert_eq(h_write_file(h_strdupf("%s/ballast", small), ballast, sizeof ballast), 0);
+	snprintf(ballast_path, sizeof ballast_path, "%s/ballast", small);
+	cr_assert_eq(h_write_file(ballast_path, ballast, sizeof ballast), 0);
 	make_topic("old", 2560, &old);
 	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
 	w.fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
@@ -307,7 +309,7 @@ Test(fullspace, enospc_then_retention_frees_space)
 	free(val);
 
 	/* Room for the setting, then retention frees the rest. */
-	cr_assert(unlink(h_strdupf("%s/ballast", small)) == 0);
+	cr_assert(unlink(ballast_path) == 0);
 	H_SH_OK("setfattr -n user.retention.bytes -v 0 $MNT/old");
 	cr_assert(h_wait_for(old_retained, NULL, 10000),
 		  "retention left %llu segments of old after 10 s",

@@ -576,7 +576,8 @@ Test(hostile, odd_valid_setting_values_survive_remount)
 			  "%s=\"%s\" reads back as \"%s\" after a remount, want \"%s\"", ok[i].name,
 			  ok[i].value, got ? got : strerror(errno), ok[i].shown);
 		free(got);
-		ASSERT_CONTENT(h_strdupf("%s/log", topic), "kept\n", "after a remount");
+		snprintf(topic, sizeof topic, "t%zu/log", i);
+		ASSERT_CONTENT(topic, "kept\n", "after a remount");
 	}
 }
 

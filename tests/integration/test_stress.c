@@ -165,6 +165,7 @@ static void cat_reader(int id, struct h_rng *rng)
 {
 	struct h_buf prev = { 0 };
 	long passes = 0;
+	char name[32];
 
 	while (!atomic_load(&sh->stop)) {
 		size_t len;
@@ -187,13 +188,14 @@ static void cat_reader(int id, struct h_rng *rng)
 		passes++;
 		done();
 	}
-	save(h_strdupf("cat%d.out", id), "0", prev.p ? prev.p : "", prev.len);
+	snprintf(name, sizeof name, "cat%d.out", id);
+	save(name, "0", prev.p ? prev.p : "", prev.len);
 }
 
 /* Reads t/N for random N (offset files) or random segment files. */
 static void part_reader(int id, bool segments, struct h_rng *rng)
 {
-	char head[64] = "0";
+	char head[64] = "0", out[32];
 	char *last = NULL;
 	size_t last_len = 0;
 
@@ -240,7 +242,8 @@ static void part_reader(int id, bool segments, struct h_rng *rng)
 		snprintf(head, sizeof head, "%llu", n);
 		done();
 	}
-	save(h_strdupf("part%d.out", id), head, last ? last : "", last_len);
+	snprintf(out, sizeof out, "part%d.out", id);
+	save(out, head, last ? last : "", last_len);
 }
 
 /* st_size of t/log and end_offset never go back; listings work. */
@@ -482,7 +485,7 @@ Test(stress, everything_at_once)
 	int64_t stop_at;
 	struct r_view v;
 	size_t len;
-	char *log, *err;
+	char *log, *err, name[32], path[PATH_MAX];
 
 	sh = mmap(NULL, sizeof *sh, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	cr_assert(sh != MAP_FAILED);
@@ -490,8 +493,9 @@ Test(stress, everything_at_once)
 		"key.separator=|,min.cleanable.dirty.ratio=0.3,flush.ms=100");
 	cr_assert(mkdir(h_mnt("t"), 0755) == 0, "mkdir t: %s", strerror(errno));
 	for (int i = 0; i < 4; i++) {
-		char *argv[] = { "tail", "-F", "-n", "+1", "-s", "0.2", strdup(h_mnt("%s", tail_files[i])),
-				 NULL };
+		char *argv[] = { "tail", "-F", "-n", "+1", "-s", "0.2", path, NULL };
+
+		snprintf(path, sizeof path, "%s", h_mnt("%s", tail_files[i]));
 
 		tails[i] = h_spawn(argv, h_work("tail%d.out", i), h_work("tail%d.err", i));
 	}
@@ -574,15 +578,16 @@ Test(stress, everything_at_once)
 	}
 	cr_assert_eq(r_xattr_u64(h_mnt("t"), "user.topicfs.end_offset"), (uint64_t)v.lines,
 		     "end_offset of t against its lines");
-	for (int i = 0; i < CATS; i++)
-		check_saved(h_strdupf("cat%d.out", i), log, len, false);
-	for (int i = CATS; i < CATS + OFFSET_READERS + SEGMENT_READERS; i++)
-		check_saved(h_strdupf("part%d.out", i), log, len, true);
+	for (int i = 0; i < CATS + OFFSET_READERS + SEGMENT_READERS; i++) {
+		snprintf(name, sizeof name, i < CATS ? "cat%d.out" : "part%d.out", i);
+		check_saved(name, log, len, i >= CATS);
+	}
 	for (int i = 0; i < 4; i++) {
 		size_t rest;
 		const char *want = from_line(log, len, i < 3 ? 0 : 100, &rest);
 
-		tail_check(h_strdupf("tail%d.out", i), want, rest);
+		snprintf(name, sizeof name, "tail%d.out", i);
+		tail_check(name, want, rest);
 		h_stop(tails[i]);
 	}
 	cr_log_info("stress: %d s with %d writers, %d readers, %d topic churners: %ld lines "
