@@ -271,14 +271,27 @@ static void bulk_stream(char *out, uint64_t pos, size_t n)
 }
 
 /* The writer: from stream position pos, BULK_WRITE bytes a write(), until
-** BULK_MAX bytes or an error; *acked is where the acknowledged bytes end. */
+** BULK_MAX bytes or an error; *acked is where the acknowledged bytes end.
+** Returns once the writer has its file open (or is dead), so that a kill
+** that follows lands while it writes: under load, a kill 20 ms after the
+** fork once came before the open, which then failed. */
 static pid_t fork_bulk_writer(const char *path, uint64_t pos, _Atomic uint64_t *acked)
 {
+	int opened[2];
+	char c;
+
+	cr_assert(pipe2(opened, O_CLOEXEC) == 0, "pipe: %s", strerror(errno));
 	pid_t pid = fork();
 
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
-	if (pid != 0)
+	if (pid != 0) {
+		close(opened[1]);
+		while (read(opened[0], &c, 1) < 0 && errno == EINTR)
+			; /* end of file: the writer's end is closed */
+		close(opened[0]);
 		return pid;
+	}
+	close(opened[0]);
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	char *buf;
 	if (posix_memalign((void **)&buf, 4096, BULK_WRITE) != 0)
@@ -286,6 +299,7 @@ static pid_t fork_bulk_writer(const char *path, uint64_t pos, _Atomic uint64_t *
 	int fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC);
 	if (fd < 0)
 		_exit(3);
+	close(opened[1]);
 	for (uint64_t end = pos + BULK_MAX; pos < end; pos += BULK_WRITE) {
 		bulk_stream(buf, pos, BULK_WRITE);
 		if (write(fd, buf, BULK_WRITE) != BULK_WRITE)
