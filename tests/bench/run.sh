@@ -29,6 +29,10 @@
 #   BENCH_ONLY="B1 B3"  run only these scenarios (for development)
 #   BENCH_README=0|1    write the table into the README (default: 1 when
 #                       BENCH_MB >= 256 and every scenario ran)
+#   BENCH_PAGE_REPORTING=hold|keep  hold this VM's free page reporting back
+#                       while the bench runs (default), or leave it alone
+#   BENCH_WARM_MIB      MiB of memory touched and given back before each B1
+#                       run and B3's writes (default BENCH_MB * 8; 0: none)
 #   BENCH_WRITEBACK_OPT a topicfs -o option that turns on a writeback mode,
 #                       for B2's second target (default: found in
 #                       `topicfs --help`, else none: B2b is "not offered")
