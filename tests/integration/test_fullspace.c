@@ -209,7 +209,8 @@ static void tail_saw(const char *out, const struct h_buf *want)
 Test(fullspace, enospc_then_rmdir_frees_space)
 {
 	struct writer w = { .seq = 0 };
-	char *tail_argv[] = { "tail", "-F", "-n", "+1", "-s", "0.2", NULL, NULL };
+	char tail_path[PATH_MAX];
+	char *tail_argv[] = { "tail", "-F", "-n", "+1", "-s", "0.2", tail_path, NULL };
 	struct r_view v;
 	pid_t tail;
 	char *err;
@@ -217,7 +218,7 @@ Test(fullspace, enospc_then_rmdir_frees_space)
 	h_mount("compression.type=none,segment.bytes=1048576");
 	make_topic("big", 3072, NULL);
 	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
-	tail_argv[6] = strdup(h_mnt("t/log"));
+	snprintf(tail_path, sizeof tail_path, "%s", h_mnt("t/log"));
 	tail = h_spawn(tail_argv, h_work("tail.out"), NULL);
 	w.fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
 	cr_assert(w.fd >= 0);
@@ -234,7 +235,7 @@ Test(fullspace, enospc_then_rmdir_frees_space)
 	w.fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
 	cr_assert(w.fd >= 0);
 	cr_assert_eq(write_batch(&w, 1), ENOSPC, "a write after a remount on the full disk");
-	tail_argv[6] = strdup(h_mnt("t/log"));
+	snprintf(tail_path, sizeof tail_path, "%s", h_mnt("t/log"));
 	tail = h_spawn(tail_argv, h_work("tail2.out"), NULL);
 
 	H_SH_OK("rmdir $MNT/big");

@@ -432,8 +432,9 @@ Test(hostile, rmdir_with_writer_and_reader_open)
 	cr_assert(rest != NULL);
 	cr_expect_eq(len, 0, "the new t holds %zu bytes of the old one", len);
 	free(rest);
-	cr_expect(r_list_dir(h_work("data/trash"), 1)[0] == '\0',
-		  "the deleted topic's files are still in DATADIR/trash");
+	rest = r_list_dir(h_work("data/trash"), 1);
+	cr_expect(rest[0] == '\0', "the deleted topic's files are still in DATADIR/trash");
+	free(rest);
 	h_buf_free(&want);
 }
 
