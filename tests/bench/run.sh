@@ -32,7 +32,8 @@
 #   BENCH_PAGE_REPORTING=hold|keep  hold this VM's free page reporting back
 #                       while the bench runs (default), or leave it alone
 #   BENCH_WARM_MIB      MiB of memory touched and given back before each B1
-#                       run and B3's writes (default BENCH_MB * 8; 0: none)
+#                       run and B3's writes (default BENCH_MB * 8; 0: none),
+#                       only while page reporting is held back
 #   BENCH_WRITEBACK_OPT a topicfs -o option that turns on a writeback mode,
 #                       for B2's second target (default: found in
 #                       `topicfs --help`, else none: B2b is "not offered")
@@ -190,12 +191,19 @@ reported_kib() { cat "$REPORTING/reported_kib" 2>/dev/null || echo 0; }
 # topics are written, the bench touches WARM_MIB (8x the data, at most
 # half the available memory) and gives it back, untimed: with reporting
 # held back, those pages stay with the VM for at least the next 5 minutes.
+# Only then: pages given back while reporting runs go to the host again.
 WARM_MIB=${BENCH_WARM_MIB:-$((MB * 8))}
+[[ $WARM_MIB =~ ^[0-9]+$ ]] || die "BENCH_WARM_MIB must be a number of MiB, not '$WARM_MIB'"
 WARM_CAP=$(( $(awk '/^MemAvailable:/ { print $2 }' /proc/meminfo) >> 11 ))
 [ "$WARM_MIB" -le "$WARM_CAP" ] || WARM_MIB=$WARM_CAP
 warm_memory() {
+	local secs
 	[ -n "$REPORTING_SAVED" ] && [ "$WARM_MIB" -gt 0 ] || return 0
-	record warm.secs "$("$BIN/probe" warm "$WARM_MIB")"
+	if secs=$("$BIN/probe" warm "$WARM_MIB"); then
+		record warm.secs "$secs"
+	else
+		say "bench: could not touch $WARM_MIB MiB of memory; going on without"
+	fi
 }
 REPORTED_START=$(reported_kib)
 # Time the host took from this VM's CPUs (steal), in USER_HZ ticks.
@@ -309,6 +317,7 @@ declare -A NULL_OPTS=(
 	[a1-d0]="attr_timeout=1,direct_io=0"
 	[a1-d1]="attr_timeout=1,direct_io=1"
 	[wb]="attr_timeout=1,direct_io=0,writeback=1"
+	[chk]="attr_timeout=0,direct_io=1,check=1"
 )
 declare -A NULL_DESC=(
 	[a0-d0]="attr timeout 0, page cache"
@@ -316,8 +325,11 @@ declare -A NULL_DESC=(
 	[a1-d0]="attr timeout 1 s, page cache"
 	[a1-d1]="attr timeout 1 s, direct_io"
 	[wb]="writeback cache, attr timeout 1 s"
+	[chk]="attr timeout 0, direct_io, with topicfs's checked copy of each write"
 )
-for c in "${NULL_CFGS[@]}" wb; do
+# chk, B1 only: the null in topicfs's configuration, paying for the one
+# pass a checked append cannot leave out of the write's path (nullfs.c).
+for c in "${NULL_CFGS[@]}" wb chk; do
 	mount_fs "$W/null-$c" "$W/logs/null-$c.log" "$BIN/nullfs" -f -o "${NULL_OPTS[$c]},size=$DATA_BYTES,blksize=$BLKSIZE" "$W/null-$c"
 done
 
@@ -397,15 +409,15 @@ b1_step() {
 # whom. (A likely cause: this VM's balloon reports freed memory to the
 # host, and the first write to such a page faults in the host; the
 # writeback-cache run leaves 256 MiB of page cache that is freed later.)
-# With stride k the step after null-wb is B1_STEPS[(6 + k) % 10] in every
-# run: tfs-noroll, null-a0-d1, null-a1-d1, tfs, tfs-noroll for the five
+# With stride k the step after null-wb is B1_STEPS[(6 + k) % 11] in every
+# run: tfs-noroll, null-a0-d0, null-a1-d0, tfs, tfs-noroll for the five
 # strides below, so no configuration a target is judged on takes that
-# place in more than one run of five (with (1 3 7 9) tfs took it in runs
-# 1 and 5, two of the five its median is taken over).
+# place in more than one run of five (with (1 3 7 9) and ten steps tfs
+# took it in runs 1 and 5, two of the five its median is taken over).
 B1_STRIDES=(3 7 9 1 3)
 if want B1; then
 	say "bench: B1 bulk append (cat, $MB MiB)"
-	B1_STEPS=(plain store null-a0-d0 null-a0-d1 null-a1-d0 null-a1-d1 null-wb tfs tfs-nocomp tfs-noroll)
+	B1_STEPS=(plain store null-a0-d0 null-a0-d1 null-a1-d0 null-a1-d1 null-wb tfs tfs-nocomp tfs-noroll null-chk)
 	for r in $(seq "$RUNS"); do
 		warm_memory
 		n=${#B1_STEPS[@]} k=${B1_STRIDES[$(( (r - 1) % ${#B1_STRIDES[@]} ))]}
@@ -744,6 +756,12 @@ if want B1; then
 		b1_b=$(calc "1 / (1 / $b1_n + 1 / $b1_s)")
 		info B1 "storing bound of a pwrite path: the null's round trip, then a write() of the bytes into a new file (fastest in the run: $(f "$b1_s") MB/s; room made ahead can pass it), MB/s" "$(f "$b1_t")" "bound $(f "$b1_b") = $(f "$(ratio "$b1_b" "$b1_n")" 2)x the null ceiling" "$(f "$(ratio "$b1_t" "$b1_b")" 2)x" "" ""
 	fi
+	# What is left for storing: the null doing nothing but the pass that
+	# checks a batch before its reply (CRC-32C, line count, copy).
+	b1_c=$(med b1.null.chk)
+	if [ -n "$b1_c" ]; then
+		info B1 "checking bound: the null with only topicfs's checked copy of each write (CRC-32C, line count, a copy into a reused buffer; attr timeout 0, direct_io), MB/s" "$(f "$b1_t")" "$(f "$b1_c") = $(f "$(pratio b1.null.chk "b1.null.$b1_best")" 2)x the null ceiling" "$(f "$(pratio b1.tfs b1.null.chk)" 2)x" "" ""
+	fi
 fi
 if want B2; then
 	b2_best=$(best_null b2.null)
@@ -809,13 +827,14 @@ BASE=()
 base_row b1.plain "B1 plain file, cat >>" MB/s
 for c in "${NULL_CFGS[@]}"; do base_row "b1.null.$c" "B1 null FUSE, ${NULL_DESC[$c]}" MB/s; done
 base_row b1.null.wb "B1 null FUSE, ${NULL_DESC[wb]}" MB/s
+base_row b1.null.chk "B1 null FUSE, ${NULL_DESC[chk]}" MB/s
 base_row b1.store "B1 write() of as many bytes from a buffer in cache into a new file, $((BLKSIZE >> 10)) KiB writes" MB/s
 base_row b1.tfs.nocomp "B1 topicfs, compression.type=none (rolls, no background compression)" MB/s
 base_row b1.tfs.noroll "B1 topicfs, compression.type=none, one segment (no roll, no compression)" MB/s
 # Where the CPU goes during B1's appends, per MiB appended: on two vCPUs
 # the FUSE round trips, the room made ahead and the background work share
 # what the writer (cat) leaves.
-for c in "${NULL_CFGS[@]}"; do base_row "b1.cpu.null-$c.nullfs" "B1 CPU of the null FUSE daemon per MiB appended, ${NULL_DESC[$c]}" µs; done
+for c in "${NULL_CFGS[@]}" chk; do base_row "b1.cpu.null-$c.nullfs" "B1 CPU of the null FUSE daemon per MiB appended, ${NULL_DESC[$c]}" µs; done
 base_row b1.cpu.tfs.topicfs "B1 CPU of topicfs's FUSE threads per MiB appended" µs
 base_row b1.cpu.tfs.tfs-prefill "B1 CPU of topicfs's room making (tfs-prefill) per MiB appended" µs
 base_row b1.cpu.tfs.tfs-maint "B1 CPU of topicfs's background thread (tfs-maint: seals, syncs) per MiB appended" µs
@@ -855,7 +874,12 @@ LOAD_END=$(cut -d' ' -f1-3 /proc/loadavg)
 STEAL_PCT=$(calc "100 * ($(steal_ticks) - $STEAL_START) / ($(all_ticks) - $TICKS_START + 1)")
 REPORTED_MIB=$(( ($(reported_kib) - REPORTED_START) >> 10 ))
 WARM_NOTE=""
-[ "$(count warm.secs)" -eq 0 ] || WARM_NOTE=" Before each B1 run and before B3's topics were written, $WARM_MIB MiB of memory was touched and given back (median $(f "$(med warm.secs)" 2) s, at most $(f "$(samples warm.secs | sort -g | tail -n 1)" 2))."
+if [ "$(count warm.secs)" -gt 0 ]; then
+	if want B1 && want B3; then WARM_WHEN="each B1 run and before B3's topics were written"
+	elif want B1; then WARM_WHEN="each B1 run"
+	else WARM_WHEN="B3's topics were written"; fi
+	WARM_NOTE=" Before $WARM_WHEN, $WARM_MIB MiB of memory was touched and given back (median $(f "$(med warm.secs)" 2) s, at most $(f "$(samples warm.secs | sort -g | tail -n 1)" 2))."
+fi
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 HEADER="topicfs benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+changes'); $(nproc) cores ($CPU_MODEL), kernel $(uname -r); $MB MiB of generated access-log lines ($DATA_LINES lines), medians of $RUNS runs (B6: $B6_RUNS); a ratio is the median of the runs' ratios. Load average at the start: $LOAD_START; at the end: $LOAD_END. CPU time taken by the host (steal): $(f "$STEAL_PCT" 1)%. ${REPORTING_NOTE^}; reported to the host meanwhile: $REPORTED_MIB MiB.$WARM_NOTE"
