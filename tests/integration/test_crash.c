@@ -28,6 +28,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -285,7 +286,13 @@ static pid_t fork_bulk_writer(const char *path, uint64_t pos, _Atomic uint64_t *
 
 	cr_assert(pid >= 0, "fork: %s", strerror(errno));
 	if (pid != 0) {
+		struct pollfd wait = { .fd = opened[0], .events = POLLIN };
+		int ready;
+
 		close(opened[1]);
+		while ((ready = poll(&wait, 1, 10000)) < 0 && errno == EINTR)
+			;
+		cr_assert(ready == 1, "the bulk writer did not open %s within 10 s", path);
 		while (read(opened[0], &c, 1) < 0 && errno == EINTR)
 			; /* end of file: the writer's end is closed */
 		close(opened[0]);
