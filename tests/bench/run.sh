@@ -878,7 +878,7 @@ if [ "$(count warm.secs)" -gt 0 ]; then
 	if want B1 && want B3; then WARM_WHEN="each B1 run and before B3's topics were written"
 	elif want B1; then WARM_WHEN="each B1 run"
 	else WARM_WHEN="B3's topics were written"; fi
-	WARM_NOTE=" Before $WARM_WHEN, $WARM_MIB MiB of memory was touched and given back (median $(f "$(med warm.secs)" 2) s, at most $(f "$(samples warm.secs | sort -g | tail -n 1)" 2))."
+	WARM_NOTE=" Before $WARM_WHEN, $WARM_MIB MiB of memory was touched and given back (median $(f "$(med warm.secs)" 2) s, at most $(f "$(best warm.secs)" 2))."
 fi
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
