@@ -42,6 +42,7 @@ typedef struct seg {
 	/* Protected by the topic's mu: */
 	int sealed;
 	int seal_pending; /* sealed in memory; data sync and sealed index to do */
+	int header_synced; /* a data sync of the file since its header was written */
 	uint64_t size;	      /* file bytes that hold valid batches */
 	uint64_t end_offset;  /* newest: next offset; sealed: the successor's base */
 	uint64_t end_bytepos; /* likewise for byte positions */

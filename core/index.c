@@ -174,7 +174,11 @@ int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *s
 	if (rc < 0)
 		return rc;
 	h = (const unsigned char *)buf;
-	if (len < IDX_HEADER_SIZE || memcmp(h, "TOPICIDX", 8) || io_get32(h + 8) != IDX_VERSION ||
+	if (len < IDX_HEADER_SIZE) {
+		free(buf);
+		return -ENODATA;
+	}
+	if (memcmp(h, "TOPICIDX", 8) || io_get32(h + 8) != IDX_VERSION ||
 	    crc32c(0, h, 76) != io_get32(h + 76) || io_get64(h + 16) != base_offset) {
 		free(buf);
 		return -EBADMSG;

@@ -59,7 +59,9 @@ ssize_t idx_find_time(const idx *x, int64_t ts_ms);
 ** Load the index file dirfd/name of the segment with base base_offset.
 ** Entries are kept up to the first one that fails its check. *sealed is 1
 ** when the header carries a summary (*sum is filled then).
-** Returns 0; -ENOENT when missing; -EBADMSG when the header is damaged.
+** Returns 0; -ENOENT when missing; -ENODATA when shorter than its header
+** (a growing index that a power loss cut: a sealed one is synced whole
+** before it gets its name); -EBADMSG when the header is damaged.
 */
 int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *sealed,
 	     idx_summary *sum);

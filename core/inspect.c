@@ -433,13 +433,17 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 		finding(in, 0, x->name, -1, "its index %s is missing; the next mount rebuilds it", name);
 		return;
 	}
-	if (rc < 0) {
+	if (rc == -EBADMSG || rc == -ENODATA) {
 		finding(in, !x->newest, x->name, -1, "its index %s %s%s", name,
-			rc == -EBADMSG ? "has a damaged header" : "cannot be read: ",
-			rc == -EBADMSG ? (x->newest ? " (left by a crash: the newest segment's index "
-						      "is not synced; the next mount rebuilds it)"
-						    : "")
-				       : strerror(-rc));
+			rc == -EBADMSG ? "has a damaged header" : "is shorter than its header",
+			x->newest ? " (left by a crash: the newest segment's index is not synced; "
+				    "the next mount rebuilds it)"
+				  : "");
+		return;
+	}
+	if (rc < 0) {
+		finding(in, !x->newest, x->name, -1, "its index %s cannot be read: %s", name,
+			strerror(-rc));
 		return;
 	}
 	if (fstatat(tdir, name, &st, 0) == 0 && st.st_size >= INDEX_HEADER_BYTES) {

@@ -14,21 +14,21 @@
 #include <time.h>
 #include <unistd.h>
 
-static atomic_int fault_countdown; /* 0: disarmed */
-static atomic_int fault_err;
+static atomic_int fault_countdown[IO_FAULT_KINDS]; /* 0: disarmed */
+static atomic_int fault_err[IO_FAULT_KINDS];
 
-void io_fault_arm(int n, int err)
+void io_fault_arm(int kind, int n, int err)
 {
-	atomic_store(&fault_err, err);
-	atomic_store(&fault_countdown, n);
+	atomic_store(&fault_err[kind], err);
+	atomic_store(&fault_countdown[kind], n);
 }
 
-static int fault_hit(void)
+static int fault_hit(int kind)
 {
-	int n = atomic_load(&fault_countdown);
+	int n = atomic_load(&fault_countdown[kind]);
 	while (n > 0) {
-		if (atomic_compare_exchange_weak(&fault_countdown, &n, n - 1))
-			return n == 1 ? atomic_load(&fault_err) : 0;
+		if (atomic_compare_exchange_weak(&fault_countdown[kind], &n, n - 1))
+			return n == 1 ? atomic_load(&fault_err[kind]) : 0;
 	}
 	return 0;
 }
@@ -51,7 +51,7 @@ static int pwrite_loop(int fd, const char *p, size_t len, off_t off)
 
 int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 {
-	int err = fault_hit();
+	int err = fault_hit(IO_FAULT_WRITE);
 	if (err)
 		return -err;
 	return pwrite_loop(fd, buf, len, off);
@@ -59,7 +59,7 @@ int io_pwrite_all(int fd, const void *buf, size_t len, off_t off)
 
 int io_pwritev_all(int fd, const struct iovec *iov, int iovcnt, off_t off)
 {
-	int err = fault_hit();
+	int err = fault_hit(IO_FAULT_WRITE);
 	if (err)
 		return -err;
 	while (iovcnt > 0 && iov->iov_len == 0)
@@ -110,11 +110,17 @@ ssize_t io_pread_all(int fd, void *buf, size_t len, off_t off)
 
 int io_datasync(int fd)
 {
+	int err = fault_hit(IO_FAULT_SYNC);
+	if (err)
+		return -err;
 	return fdatasync(fd) < 0 ? -errno : 0;
 }
 
 int io_fsync(int fd)
 {
+	int err = fault_hit(IO_FAULT_SYNC);
+	if (err)
+		return -err;
 	return fsync(fd) < 0 ? -errno : 0;
 }
 

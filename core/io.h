@@ -48,11 +48,15 @@ int io_remove_tree(int dirfd, const char *name);
 int64_t io_now_ms(void);
 
 /*
-** Fault injection for tests: after io_fault_arm(n, err), the n-th following
-** write (1 = the next one) through io_pwrite_all or io_pwritev_all fails
-** with -err, having written nothing. io_fault_arm(0, 0) disarms.
+** Fault injection for tests: after io_fault_arm(IO_FAULT_WRITE, n, err),
+** the n-th following write (1 = the next one) through io_pwrite_all or
+** io_pwritev_all fails with -err, having written nothing; with
+** IO_FAULT_SYNC, the n-th following io_datasync or io_fsync fails with
+** -err, having synced nothing (and the next one succeeds, as Linux's do
+** once a failed writeback has been reported). n = 0 disarms.
 */
-void io_fault_arm(int n, int err);
+enum { IO_FAULT_WRITE, IO_FAULT_SYNC, IO_FAULT_KINDS };
+void io_fault_arm(int kind, int n, int err);
 
 static inline void io_put32(unsigned char *p, uint32_t v)
 {

@@ -462,6 +462,15 @@ static int open_newest(int dirfd, seg *s, uint64_t file_end)
 	idx_summary sum;
 	int sealed, rc;
 
+	if (s->compressed) {
+		/* Only a sealed segment is ever compressed, so a segment after
+		** it is missing. Cutting it at its first frame as a torn tail
+		** would lose durable records: refuse instead. */
+		log_error("segment %020" PRIu64 ": stored compressed but it is the newest; "
+			  "the segment after it is missing",
+			  s->base_offset);
+		return -EUCLEAN;
+	}
 	seg_index_name(s->base_offset, name);
 	if (idx_load(dirfd, name, s->base_offset, &s->index, &sealed, &sum) < 0)
 		s->index.n = 0;
@@ -523,6 +532,7 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 		s->end_offset = sum.end_offset;
 		s->end_bytepos = sum.end_bytepos;
 		s->sealed = 1;
+		s->header_synced = 1; /* a seal synced it before its index */
 		idx_shrink(&s->index);
 		return 0;
 	}
@@ -531,10 +541,14 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 			 s->base_offset, rc < 0 ? "damaged" : "incomplete");
 	else
 		log_warn("segment %020" PRIu64 ": index missing; rebuilding it", s->base_offset);
-	/* An index still in its growing form (loaded, not sealed) means the
-	** process stopped before the roll's seal was finished: the segment's
-	** data may not have been synced, and a tear at its end is a tear. */
-	int unsynced = rc == 0 && !sealed && !s->compressed;
+	/* An index still in its growing form (loaded, not sealed, or cut
+	** short: a growing index is never synced, so a power loss can leave
+	** it empty) means the process stopped before the roll's seal was
+	** finished: the segment's data may not have been synced, and a tear
+	** at its end is a tear. A missing or damaged index says nothing of
+	** the kind (a disk that lost it), so bytes the scan cannot walk stay
+	** damage. A compressed segment is synced whole before its name. */
+	int unsynced = ((rc == 0 && !sealed) || rc == -ENODATA) && !s->compressed;
 	idx_free(&s->index);
 	rc = s->compressed ? scan_frames(s, &sc, file_end)
 			   : scan_batches(s, &sc, file_end, !unsynced, "rebuilding");
@@ -1087,6 +1101,7 @@ int seg_writer_commit(seg_writer *w, seg **out)
 
 	if ((rc = flush_frame(w)) < 0 || (rc = io_fsync(o->fd)) < 0)
 		goto fail;
+	o->header_synced = 1;
 	/* The index first: until the rename below it names a header crc that
 	** the old file does not have, so a crash in between rebuilds the old
 	** file's index rather than pairing them. */

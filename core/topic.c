@@ -283,9 +283,18 @@ static int load_segments(topic *t)
 		seg *s;
 		const seg *next = first < n ? t->segs[first] : NULL;
 		rc = seg_open(t->dirfd, bases[i], next, &s);
-		if (rc == -EBADMSG && next == NULL && i > 0 && holds_nothing(t->dirfd, bases[i])) {
+		if (rc == -EBADMSG && next == NULL && i > 0 && holds_nothing(t->dirfd, bases[i]) &&
+		    sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]) == UINT64_MAX) {
 			/* Killed between creating a segment and writing its
-			** header: nothing was ever appended to it. */
+			** header, or the header lost with a power loss: nothing
+			** was ever appended to it, and the segment before it was
+			** not sealed, so that one goes on as the newest. Once
+			** sealed, it may have been compacted or compressed and
+			** must stay sealed: the empty segment's header is then
+			** rebuilt below from the sealed index's end. (A new
+			** segment's header reaches the disk with the first sync
+			** of its data, but its name can reach it before: any
+			** fsync on the file system commits the directory.) */
 			log_warn("topic %s: removing segment %020" PRIu64 ", created but never written",
 				 t->name, bases[i]);
 			seg_remove_files(t->dirfd, bases[i]);
@@ -322,7 +331,11 @@ static int load_segments(topic *t)
 	} else {
 		t->nsegs = n;
 	}
-	t->last_ts_ms = t->segs[t->nsegs - 1]->max_ts_ms;
+	/* The newest batch's time: a newest segment that a roll left empty
+	** has none, and times must not go back past the one before it. */
+	for (size_t i = t->nsegs; i-- > 0;)
+		if (t->segs[i]->max_ts_ms > t->last_ts_ms)
+			t->last_ts_ms = t->segs[i]->max_ts_ms;
 	t->synced_offset = t->segs[t->nsegs - 1]->end_offset; /* recovery synced what it kept */
 	return 0;
 }
@@ -693,7 +706,11 @@ int topic_finish_seals(topic *t)
 	int rc = 0;
 
 	pthread_mutex_lock(&t->seal_mu);
-	do {
+	pthread_mutex_lock(&t->mu);
+	if (t->failed)
+		rc = -EIO; /* a sync failed: nothing more is reported durable */
+	pthread_mutex_unlock(&t->mu);
+	while (rc == 0) {
 		n = 0;
 		pthread_mutex_lock(&t->mu);
 		for (size_t i = 0; i < t->nsegs && n < 16; i++) {
@@ -712,16 +729,27 @@ int topic_finish_seals(topic *t)
 			if (r == 0) {
 				pthread_mutex_lock(&t->mu);
 				v[i]->seal_pending = 0;
+				v[i]->header_synced = 1;
 				idx_shrink(&v[i]->index); /* readers look at it under mu */
 				pthread_mutex_unlock(&t->mu);
 			} else if (rc == 0) {
 				rc = r;
-				log_error("topic %s: cannot seal segment %020" PRIu64 ": %s", t->name,
-					  v[i]->base_offset, strerror(-r));
+				/* The data sync failed, and the kernel may have
+				** dropped the pages it could not write: a second
+				** sync would succeed over them. As in topic_sync,
+				** the topic stops taking appends. */
+				pthread_mutex_lock(&t->mu);
+				t->failed = 1;
+				pthread_mutex_unlock(&t->mu);
+				log_error("topic %s: cannot seal segment %020" PRIu64
+					  " (%s); appends are refused until remount",
+					  t->name, v[i]->base_offset, strerror(-r));
 			}
 			seg_unref(v[i]);
 		}
-	} while (n == 16 && rc == 0);
+		if (n < 16)
+			break;
+	}
 	pthread_mutex_unlock(&t->seal_mu);
 	return rc;
 }
@@ -730,10 +758,6 @@ int topic_sync(topic *t)
 {
 	seg *s;
 	int rc;
-
-	/* Segments that rolls sealed hold acknowledged records too. */
-	if ((rc = topic_finish_seals(t)) < 0)
-		return rc;
 
 	pthread_mutex_lock(&t->mu);
 	if (t->failed) {
@@ -745,6 +769,13 @@ int topic_sync(topic *t)
 	int dir = rolls != t->rolls_synced;
 	seg_ref(s);
 	pthread_mutex_unlock(&t->mu);
+	/* Segments that rolls sealed hold acknowledged records too: every
+	** one up to s, including s itself if a roll came since it was
+	** picked (so the seals come after the pick, not before it). */
+	if ((rc = topic_finish_seals(t)) < 0) {
+		seg_unref(s);
+		return rc;
+	}
 	/* The newest segment's name first, then its data. The names count as
 	** durable only once this fsync has returned: a sync running beside
 	** it syncs the directory too rather than report records whose
@@ -754,6 +785,7 @@ int topic_sync(topic *t)
 		rc = io_datasync(s->fd);
 	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
+		s->header_synced = 1;
 		if (rolls > t->rolls_synced)
 			t->rolls_synced = rolls;
 		if (end > t->synced_offset)
@@ -1040,19 +1072,42 @@ int topic_replace_segment(topic *t, seg *old, seg *nw)
 
 int topic_drop_oldest(topic *t)
 {
-	seg *s;
+	seg *s, *next;
+	int rc;
 
+again:
 	pthread_mutex_lock(&t->mu);
 	if (t->nsegs < 2 || t->segs[0]->seal_pending) {
 		pthread_mutex_unlock(&t->mu);
 		return -EAGAIN;
+	}
+	next = t->segs[1];
+	if (!next->header_synced) {
+		/* The segment after it becomes the first, whose header
+		** recovery cannot rebuild from a segment before it: it must be
+		** on the disk before this one goes. A seal syncs a rolled
+		** segment's; the newest one's reaches it with a sync of its
+		** data. */
+		int pending = next->seal_pending;
+		seg_ref(next);
+		pthread_mutex_unlock(&t->mu);
+		rc = pending ? topic_finish_seals(t) : io_datasync(next->fd);
+		if (rc == 0 && !pending) {
+			pthread_mutex_lock(&t->mu);
+			next->header_synced = 1;
+			pthread_mutex_unlock(&t->mu);
+		}
+		seg_unref(next);
+		if (rc < 0)
+			return rc;
+		goto again;
 	}
 	s = t->segs[0];
 	memmove(t->segs, t->segs + 1, (t->nsegs - 1) * sizeof *t->segs);
 	t->nsegs--;
 	pthread_mutex_unlock(&t->mu);
 	/* Readers holding s keep reading it through their descriptors. */
-	int rc = seg_remove_files(t->dirfd, s->base_offset);
+	rc = seg_remove_files(t->dirfd, s->base_offset);
 	seg_unref(s);
 	return rc;
 }

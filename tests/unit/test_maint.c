@@ -5,6 +5,7 @@
 ** time and by size, and crashes in the middle of a segment rewrite.
 */
 #include <criterion/criterion.h>
+#include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -438,6 +439,57 @@ Test(maint, deleted_topic_seals_quietly)
 	cr_assert_eq(complaints, 0, "%d warnings for the seal of a deleted topic", complaints);
 	topic_unref(t);
 	tu_close(s);
+}
+
+/*
+** A seal whose data sync fails: the kernel may have dropped the pages it
+** could not write, and Linux answers the next sync with success over them.
+** So the failure must stick, as a failed sync of the newest segment's does:
+** later seals and syncs fail with EIO, appends are refused, and what was
+** appended still reads back. A remount (here the data was never lost)
+** takes appends again.
+*/
+Test(maint, failed_seal_sync_is_not_retried_into_success)
+{
+	cfg d;
+	tu_log l = {0};
+	struct iovec iov = {.iov_base = "more\n", .iov_len = 5};
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "f");
+	tu_append(t, "one\ntwo\n", 8, 0);
+	tu_log_add(&l, "one", 3);
+	tu_log_add(&l, "two", 3);
+	cr_assert_eq(topic_roll(t), 0);
+	tu_append(t, "three\n", 6, 2);
+	tu_log_add(&l, "three", 5);
+
+	log_set_sink(count_complaints);
+	io_fault_arm(IO_FAULT_SYNC, 1, EIO);
+	int rc = topic_finish_seals(t);
+	io_fault_arm(IO_FAULT_SYNC, 0, 0);
+	cr_assert_eq(rc, -EIO, "the seal whose sync failed returned %d", rc);
+	rc = topic_finish_seals(t);
+	cr_assert_eq(rc, -EIO, "a second try of the seal returned %d after a failed sync", rc);
+	rc = topic_sync(t);
+	cr_assert_eq(rc, -EIO, "topic_sync returned %d after a failed seal", rc);
+	rc = topic_append(t, &iov, 1, NULL);
+	cr_assert_eq(rc, -EIO, "an append returned %d after a failed seal", rc);
+	log_set_sink(NULL);
+	tu_assert_log(t, &l);
+	topic_unref(t);
+	cr_assert_eq(store_close(s), -EIO, "store_close must report the failed sync");
+
+	s = tu_open(&d);
+	t = tu_get(s, "f");
+	tu_assert_log(t, &l);
+	tu_append(t, "four\n", 5, 3);
+	tu_log_add(&l, "four", 4);
+	tu_assert_log(t, &l);
+	topic_unref(t);
+	tu_close(s);
+	tu_log_free(&l);
 }
 
 /*

@@ -2,6 +2,8 @@
 ** test_recovery.c: reopening after a crash. Torn tails of the newest
 ** segment (cut at every byte of the last batch, with its index kept, cut or
 ** deleted), garbage after the last batch, damaged or missing index files,
+** what a power loss leaves of segments that a roll made (an empty newest
+** segment after a compressed one; a rolled segment whose seal never came),
 ** and the leftovers of tmp/ and trash/.
 **
 ** A crash is simulated by editing the files of a closed store: the
@@ -17,6 +19,8 @@
 
 #include <criterion/criterion.h>
 
+#include "io.h"
+#include "maint.h"
 #include "util.h"
 
 TestSuite(recovery, .init = tu_setup, .fini = tu_teardown, .timeout = 180);
@@ -726,4 +730,193 @@ Test(recovery, tmp_and_trash_emptied_at_open)
 	tu_log_free(&l);
 	topic_unref(t);
 	tu_close(s);
+}
+
+/* Access-log-like lines into t (and l), so that zstd has something to do. */
+static void append_lines(topic *t, tu_log *l, int n)
+{
+	for (int i = 0; i < n; i++) {
+		char line[128];
+		int len = snprintf(line, sizeof line,
+				   "10.1.%d.%d - - \"GET /item/%d HTTP/1.1\" %d %d\n", i % 256,
+				   i / 256 % 256, i * 7 % 5000, i % 10 ? 200 : 404, i * 131 % 90000);
+		tu_append(t, line, (size_t)len, l->n);
+		tu_log_add(l, line, (size_t)len - 1);
+	}
+}
+
+/*
+** A roll writes the new segment's header and leaves its sync to the next
+** sync of the topic; an fsync of any file can make the new name durable
+** before that. So a power loss after a roll with nothing appended since
+** can leave an empty newest segment file behind a sealed one that was
+** compressed meanwhile. Recovery must keep the compressed segment whole
+** and sealed (rebuilding the empty one's header from its sealed index),
+** not open it as the newest and cut it at its first frame as a torn tail.
+*/
+Test(recovery, empty_newest_segment_after_a_compressed_one)
+{
+	cfg d;
+	tu_log l = {0};
+	topic_info before, after;
+	topic_segment *v;
+	size_t n;
+	char name[64], path[PATH_MAX];
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, TOPIC);
+	append_lines(t, &l, 3000);
+	cr_assert_eq(topic_roll(t), 0);
+	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
+	cr_assert_eq(maint_pass(s, io_now_ms() + 1000), 0); /* seal, then compress */
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	cr_assert_eq(n, 2);
+	cr_assert(v[0].compressed, "the sealed segment was not compressed");
+	uint64_t newest_base = v[1].base_offset;
+	free(v);
+	topic_get_info(t, &before);
+	topic_unref(t);
+	tu_close(s);
+
+	for (int round = 0; round < 2; round++) {
+		/* the power loss: the new segment's name survived, its bytes did
+		** not (round 1: nor did its index's) */
+		tu_seg_name(name, sizeof name, newest_base, "log");
+		tu_topic_path(path, TOPIC, name);
+		tu_truncate(path, 0);
+		tu_seg_name(name, sizeof name, newest_base, "index");
+		tu_topic_path(path, TOPIC, name);
+		if (round == 1)
+			tu_truncate(path, 0);
+
+		s = NULL;
+		int rc = store_open(tu_data, &d, &s);
+		cr_assert_eq(rc, 0, "round %d: store_open = %d", round, rc);
+		t = tu_get(s, TOPIC);
+		tu_assert_log(t, &l);
+		topic_get_info(t, &after);
+		cr_assert_eq(after.end_offset, before.end_offset);
+		cr_assert_eq(after.end_bytepos, before.end_bytepos,
+			     "round %d: the log's end moved from %" PRIu64 " to %" PRIu64, round,
+			     before.end_bytepos, after.end_bytepos);
+		cr_assert_eq(topic_segments(t, &v, &n), 0);
+		cr_assert_eq(n, 2, "round %d: %zu segments, want 2", round, n);
+		cr_assert(v[0].compressed, "round %d: the compressed segment changed", round);
+		cr_assert_eq(v[1].base_offset, newest_base);
+		free(v);
+		topic_unref(t);
+		tu_close(s);
+	}
+	/* and appends go on where the log ended */
+	s = tu_open(&d);
+	t = tu_get(s, TOPIC);
+	append_lines(t, &l, 10);
+	tu_assert_log(t, &l);
+	topic_unref(t);
+	tu_close(s);
+	tu_log_free(&l);
+}
+
+/*
+** A power loss after a roll whose seal never came: the rolled segment's
+** data was not synced, so its last batch can be torn, and its growing
+** index (never synced either) can be left empty. That tail is a torn
+** write, not damage: recovery cuts it, as in the newest segment, and the
+** log reads without EIO. (Its records were never reported durable: a sync
+** seals every rolled segment first.)
+*/
+Test(recovery, torn_tail_of_a_rolled_segment_whose_index_is_empty)
+{
+	cfg d;
+	tu_log l = {0};
+	tu_rng r;
+	tu_buf seg = {0}, got = {0}, want = {0};
+	tu_batch *b;
+	char name[64], path[PATH_MAX], ipath[PATH_MAX];
+	struct stat st;
+
+	tu_cfg_plain(&d, 0);
+	tu_rng_seed(&r, 41);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, TOPIC);
+	for (int i = 0; i < 6; i++)
+		tu_append_batch(t, &r, &l, 5, 60);
+	cr_assert_eq(topic_roll(t), 0);
+	uint64_t next = l.n;
+	for (int i = 0; i < 3; i++)
+		tu_append_batch(t, &r, &l, 4, 60);
+	topic_unref(t);
+	tu_close(s);
+
+	/* segment 0 as the power loss left it: its last batch torn, its
+	** growing index empty */
+	tu_seg_name(name, sizeof name, 0, "log");
+	tu_topic_path(path, TOPIC, name);
+	tu_read_file(path, &seg);
+	size_t nb = tu_walk_batches(seg.p, seg.len, &b);
+	cr_assert_eq(nb, 6);
+	size_t cut_at = b[nb - 1].file_off;
+	uint64_t lost = b[nb - 1].base_offset;
+	tu_truncate(path, (off_t)(seg.len - 5));
+	tu_seg_name(name, sizeof name, 0, "index");
+	tu_topic_path(ipath, TOPIC, name);
+	tu_truncate(ipath, 0);
+
+	for (uint64_t o = 0; o < l.n; o++) {
+		if (o >= lost && o < next)
+			continue;
+		tu_buf_add(&want, tu_log_payload(&l, o), tu_log_plen(&l, o));
+		tu_buf_addc(&want, '\n');
+	}
+	for (int round = 0; round < 2; round++) {
+		s = tu_open(&d);
+		t = tu_get(s, TOPIC);
+		got.len = 0;
+		int rc = tu_read_from(t, 0, 4096, &got);
+		cr_assert_eq(rc, 0, "round %d: reading the log failed: %s", round, strerror(-rc));
+		tu_assert_bytes("the log after the torn tail", got.p, got.len, want.p, want.len);
+		cr_assert_eq(stat(path, &st), 0);
+		cr_assert_eq((size_t)st.st_size, cut_at,
+			     "round %d: segment 0 has %lld bytes, want it cut to %zu", round,
+			     (long long)st.st_size, cut_at);
+		topic_unref(t);
+		tu_close(s);
+	}
+	free(b);
+	tu_buf_free(&seg);
+	tu_buf_free(&got);
+	tu_buf_free(&want);
+	tu_log_free(&l);
+}
+
+/* The newest append's time survives a remount when a roll left the newest
+** segment empty: the log's mtime keeps it, and later appends cannot get
+** times before it. */
+Test(recovery, last_append_time_behind_an_empty_newest_segment)
+{
+	cfg d;
+	tu_log l = {0};
+	topic_info before, after;
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, TOPIC);
+	append_lines(t, &l, 10);
+	cr_assert_eq(topic_roll(t), 0);
+	topic_get_info(t, &before);
+	cr_assert_gt(before.last_append_ms, 0);
+	topic_unref(t);
+	tu_close(s);
+
+	s = tu_open(&d);
+	t = tu_get(s, TOPIC);
+	topic_get_info(t, &after);
+	cr_assert_eq(after.segments, 2);
+	cr_assert_eq(after.last_append_ms, before.last_append_ms,
+		     "the newest append's time went from %" PRId64 " to %" PRId64 " over a remount",
+		     before.last_append_ms, after.last_append_ms);
+	topic_unref(t);
+	tu_close(s);
+	tu_log_free(&l);
 }
