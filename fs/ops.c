@@ -29,6 +29,7 @@
 */
 #include "ops.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -255,6 +256,7 @@ static int parse_segment_name(const char *name, uint64_t *base_offset)
 */
 static int parse_time_name(const char *name, int64_t *ms)
 {
+	static const char iso_form[] = "dddd-dd-ddTdd:dd:dd"; /* d: a digit */
 	size_t len = strlen(name);
 	struct tm tm;
 	uint64_t v;
@@ -271,6 +273,11 @@ static int parse_time_name(const char *name, int64_t *ms)
 		*ms = (int64_t)v;
 		return 1;
 	}
+	/* Every field of its digits exactly: sscanf alone takes "-1" or
+	** "+1" for a two-digit field. */
+	for (int i = 0; i < 19; i++)
+		if (iso_form[i] == 'd' ? !isdigit((unsigned char)name[i]) : name[i] != iso_form[i])
+			return -EINVAL;
 	if (sscanf(name, "%4d-%2d-%2dT%2d:%2d:%2d%n", &y, &mo, &d, &h, &mi,
 		   &sec, &used) != 6 || used != 19)
 		return -EINVAL;
