@@ -215,6 +215,47 @@ Test(hostile, line_over_one_mib_stores_nothing)
 	free(got);
 }
 
+/*
+** One write() of 2.4 MB reaches the daemon as three requests; the third
+** holds a line over max.message.bytes and is refused whole, after the
+** first two were stored. The kernel returns a short count, and the log
+** must hold exactly the bytes that count covers: the complete lines as
+** records, and the partial line at its end (the count cuts a 100-byte
+** line) as a record of its own at close, like any partial line. Nothing
+** past the count. (README, "A write() larger than 1 MiB".)
+*/
+Test(hostile, write_over_1_mib_stores_what_its_count_says)
+{
+	size_t len = 25000 * 100 + 5001, got_len;
+	char *data = malloc(len), *got;
+	struct h_buf want = { 0 };
+	ssize_t n;
+	int fd;
+
+	for (size_t i = 0; i < 25000; i++) /* the NUL lands on the next line's start */
+		snprintf(data + i * 100, 101, "%099zu\n", i);
+	memset(data + 25000 * 100, 'x', 5000);
+	data[len - 1] = '\n';
+	make_topic("t", "");
+	cr_assert(setxattr(h_mnt("t"), "user.max.message.bytes", "1000", 4, 0) == 0);
+	fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0);
+	n = write(fd, data, len);
+	cr_assert(n > 1048576 && (size_t)n < 25000 * 100,
+		  "one write() of %zu bytes whose last line is too long returned %zd (%s); "
+		  "want a short count of more than 1 MiB", len, n, n < 0 ? strerror(errno) : "");
+	cr_assert(close(fd) == 0);
+	h_buf_add(&want, data, (size_t)n);
+	if (data[n - 1] != '\n')
+		h_buf_add(&want, "\n", 1);
+	got = h_read_file(h_mnt("t/log"), &got_len);
+	cr_assert(got != NULL, "read t/log: %s", strerror(errno));
+	H_ASSERT_BYTES(got, got_len, want.p, want.len, "after a write() cut short at %zd bytes", n);
+	free(got);
+	h_buf_free(&want);
+	free(data);
+}
+
 Test(hostile, binary_and_nul_bytes)
 {
 	char every[300], nuls[1000];
