@@ -55,6 +55,7 @@ struct tfs_file {
 	ra_window *ra;	      /* reads ahead once reads are sequential */
 	char *pending;	      /* the partial line the writes left */
 	size_t pending_len;   /* <= max.message.bytes when it was checked */
+	uint64_t pending_owner; /* the lock owner whose write left it */
 	size_t pending_cap;
 	int discarding;	      /* dropping a too-long line up to its "\n" */
 	size_t retry_len;     /* the refused end of a too-long line, "\n" */
@@ -406,7 +407,7 @@ static void log_too_long(const tfs_file *f, int64_t max, const char *what)
 ** a next write that starts with them is that retry and is refused too; any
 ** other write is new and is taken as usual.
 */
-ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
+ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner)
 {
 	const char *nl, *first_nl;
 	struct iovec iov[2];
@@ -465,6 +466,7 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
 	if (head == 0) {
 		memcpy(f->pending + f->pending_len, buf, size);
 		f->pending_len += size;
+		f->pending_owner = owner;
 		goto out;
 	}
 
@@ -483,6 +485,7 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size)
 	if (tail > 0) /* pending may still be NULL: nothing was ever kept */
 		memcpy(f->pending, buf + head, tail);
 	f->pending_len = tail;
+	f->pending_owner = owner;
 out:
 	pthread_mutex_unlock(&f->lock);
 	if (rc < 0) {
@@ -510,14 +513,19 @@ static int flush_locked(tfs_file *f)
 	return rc;
 }
 
-int tfs_file_flush(tfs_file *f)
+int tfs_file_flush(tfs_file *f, uint64_t owner)
 {
-	int rc;
+	int rc = 0;
 
 	if (f->con != NULL)
 		return consumer_persist(f->con); /* durable at close */
 	pthread_mutex_lock(&f->lock);
-	rc = flush_locked(f);
+	/* FUSE sends a flush at every close() of a descriptor, also of one
+	** that a forked child inherited and closes at its exit or exec: such
+	** a close must not cut the writer's line in two. The lock owner names
+	** the closing descriptor table, shared by a process's threads. */
+	if (f->pending_owner == 0 || owner == 0 || owner == f->pending_owner)
+		rc = flush_locked(f);
 	pthread_mutex_unlock(&f->lock);
 	if (rc < 0)
 		log_append_error(f, "close of", rc);

@@ -65,12 +65,20 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 ** -ENOENT (topic deleted), -ENOMEM. On error nothing of buf is stored and
 ** the pending partial line is as before, except after -EMSGSIZE for the
 ** line the pending bytes start: that line is dropped whole (see file.c).
+** owner is the writer's lock owner as FUSE reports it: one value per
+** descriptor table, so per process (0 when unknown).
 */
-ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size);
+ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner);
 
-/* Append the pending partial line, if any, as a record of its own (on each
-** close() of a descriptor). On error the line stays pending. */
-int tfs_file_flush(tfs_file *f);
+/*
+** On a close() of a descriptor of the file, from the descriptor table
+** owner: append the pending partial line, if any, as a record of its own,
+** when owner is the one that wrote it (or either is 0). A close from
+** another process that shares the open file (a forked child, at its exit
+** or exec) leaves the line pending: the writer may go on with it, and the
+** last close appends it in any case. On error the line stays pending.
+*/
+int tfs_file_flush(tfs_file *f, uint64_t owner);
 
 /* tfs_file_flush, then make everything appended to the topic durable. */
 int tfs_file_fsync(tfs_file *f);

@@ -1097,7 +1097,7 @@ static void tfs_op_write(fuse_req_t req, fuse_ino_t ino, const char *buf,
 
 	(void)ino;
 	(void)off; /* appends go to the end, whatever offset the kernel sent */
-	n = tfs_file_write(file_of(fi), buf, size);
+	n = tfs_file_write(file_of(fi), buf, size, fi->lock_owner);
 	if (n < 0)
 		fuse_reply_err(req, (int)-n);
 	else
@@ -1108,7 +1108,7 @@ static void tfs_op_flush(fuse_req_t req, fuse_ino_t ino,
 			 struct fuse_file_info *fi)
 {
 	(void)ino;
-	fuse_reply_err(req, -tfs_file_flush(file_of(fi)));
+	fuse_reply_err(req, -tfs_file_flush(file_of(fi), fi->lock_owner));
 }
 
 static void tfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,

@@ -180,6 +180,35 @@ Test(produce, partial_line_becomes_record_at_close_and_fsync)
 	assert_log_is("t", "one\ntwo\nthree\np\nq\n", 18, "a line after fsync is a new record");
 }
 
+/*
+** FUSE sends a flush at every close() of a descriptor, including one that
+** a forked child inherited: at the child's exit, and at its exec for a
+** descriptor marked close-on-exec (Python's are). Such a close must not
+** cut the writer's pending line in two; the writer's own close ends it,
+** from whichever of its threads. (Found by a black-box audit: a writer
+** that ran a subprocess between two parts of a line stored two records.)
+*/
+Test(produce, a_childs_close_leaves_the_partial_line_pending)
+{
+	make_topic("t");
+	H_SH_OK("python3 -c '\n"
+		"import os, subprocess, sys, threading\n"
+		"fd = os.open(sys.argv[1], os.O_WRONLY | os.O_APPEND)\n"
+		"os.write(fd, b\"abc\")\n"
+		"subprocess.run([\"true\"])\n"
+		"subprocess.run([\"true\"], pass_fds=(fd,))\n"
+		"pid = os.fork()\n"
+		"if pid == 0:\n"
+		"    os._exit(0)\n"
+		"os.waitpid(pid, 0)\n"
+		"os.write(fd, b\"def\\n\")\n"
+		"os.write(fd, b\"ghi\")\n"
+		"t = threading.Thread(target=os.close, args=(fd,))\n"
+		"t.start(); t.join()\n"
+		"' $MNT/t/log");
+	assert_log_is("t", "abcdef\nghi\n", 11, "after a writer's children closed its descriptor");
+}
+
 /* Each open file has its own partial-line buffer. */
 Test(produce, partial_lines_are_per_open_file)
 {
