@@ -253,6 +253,11 @@ static void parse_args(int argc, char *argv[], struct options *o)
 		die_usage("%s", "missing DATADIR and MOUNTPOINT");
 	if (o->mountpoint == NULL)
 		die_usage("%s", "missing MOUNTPOINT");
+	/* An empty path would be the current directory to some calls. */
+	if (o->datadir[0] == '\0')
+		die_usage("%s", "DATADIR is an empty string");
+	if (o->mountpoint[0] == '\0')
+		die_usage("%s", "MOUNTPOINT is an empty string");
 }
 
 /* Many topics mean many open segment files: take every descriptor the
@@ -388,6 +393,11 @@ int main(int argc, char *argv[])
 	if (rc < 0) {
 		fprintf(stderr, "topicfs: cannot open DATADIR '%s': %s\n",
 			o.datadir, strerror(-rc));
+		/* A path that cannot be a data directory is a bad argument;
+		** damage or an I/O error inside one is not. */
+		if (rc == -ENOTDIR || rc == -ENOENT || rc == -EACCES || rc == -ELOOP ||
+		    rc == -ENAMETOOLONG || rc == -EROFS)
+			ret = EXIT_USAGE;
 		goto out_session;
 	}
 	tfs_set_store(fs, s);

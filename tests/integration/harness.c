@@ -841,7 +841,7 @@ static char *umount_quietly(void)
 	return msg;
 }
 
-void h_expect_refusal(char *argv[], const char *mnt, const char *what)
+void h_expect_refusal(char *argv[], const char *mnt, int want_status, const char *what)
 {
 	const char *bin = getenv("TOPICFS_BIN");
 	bool mounted;
@@ -861,7 +861,8 @@ void h_expect_refusal(char *argv[], const char *mnt, const char *what)
 		lines += *s == '\n';
 	len = strlen(out) + strlen(err);
 	cr_expect(status != -1, "%s: topicfs still ran after 10 s (killed)", what);
-	cr_expect(status != 0, "%s: topicfs exited 0", what);
+	cr_expect(status == -1 || status == want_status, "%s: topicfs exited %d, want %d", what,
+		  status, want_status);
 	cr_expect(!mounted, "%s: topicfs mounted %s", what, mnt);
 	cr_expect(lines == 1 && len > 1,
 		  "%s: want one line of output, got %d:\nstdout: \"%s\"\nstderr: \"%s\"", what,

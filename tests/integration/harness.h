@@ -151,11 +151,12 @@ char *h_getxattr(const char *path, const char *name);
 
 /*
 ** Run topicfs with ARGV (argv[0] is replaced by $TOPICFS_BIN) and expect
-** what SPEC.md promises for a bad argument: a non-zero exit within 10 s,
-** exactly one line of output (stdout and stderr together), and no mount on
-** MNT (NULL: none to check). A mount it made anyway is removed.
+** what SPEC.md promises for a bad argument: exit status STATUS within 10 s
+** (the README: 2 for a bad argument, 1 for a DATADIR another topicfs
+** holds), exactly one line of output (stdout and stderr together), and no
+** mount on MNT (NULL: none to check). A mount it made anyway is removed.
 */
-void h_expect_refusal(char *argv[], const char *mnt, const char *what);
+void h_expect_refusal(char *argv[], const char *mnt, int status, const char *what);
 
 /* ---- Comparing bytes ------------------------------------------------ */
 

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 TestSuite(cli, .init = h_tmp_setup, .fini = h_teardown, .timeout = 60);
 
@@ -19,14 +20,14 @@ Test(cli, no_arguments)
 {
 	char *argv[] = { NULL, NULL };
 
-	h_expect_refusal(argv, NULL, "topicfs with no arguments");
+	h_expect_refusal(argv, NULL, 2, "topicfs with no arguments");
 }
 
 Test(cli, one_argument)
 {
 	char *argv[] = { NULL, H.data, NULL };
 
-	h_expect_refusal(argv, NULL, "topicfs DATADIR");
+	h_expect_refusal(argv, NULL, 2, "topicfs DATADIR");
 }
 
 Test(cli, missing_mount_point)
@@ -35,21 +36,64 @@ Test(cli, missing_mount_point)
 	char *argv[] = { NULL, "-f", H.data, missing, NULL };
 
 	snprintf(missing, sizeof missing, "%s", h_work("no-such-dir"));
-	h_expect_refusal(argv, missing, "a mount point that does not exist");
+	h_expect_refusal(argv, missing, 2, "a mount point that does not exist");
 }
 
 Test(cli, bad_option_value)
 {
 	char *argv[] = { NULL, "-f", "-o", "segment.bytes=abc", H.data, H.mnt, NULL };
 
-	h_expect_refusal(argv, H.mnt, "-o segment.bytes=abc");
+	h_expect_refusal(argv, H.mnt, 2, "-o segment.bytes=abc");
 }
 
 Test(cli, unknown_setting)
 {
 	char *argv[] = { NULL, "-f", "-o", "no.such.setting=1", H.data, H.mnt, NULL };
 
-	h_expect_refusal(argv, H.mnt, "-o no.such.setting=1");
+	h_expect_refusal(argv, H.mnt, 2, "-o no.such.setting=1");
+}
+
+/* An empty DATADIR would be the current directory to some calls: it is a
+** bad argument, and nothing may be created where the daemon was started. */
+Test(cli, empty_datadir)
+{
+	char *argv[] = { NULL, "-f", "", H.mnt, NULL };
+	char cwd[PATH_MAX];
+	struct stat st;
+
+	cr_assert(getcwd(cwd, sizeof cwd) != NULL);
+	cr_assert(chdir(H.dir) == 0);
+	h_expect_refusal(argv, H.mnt, 2, "an empty DATADIR");
+	cr_expect(stat(h_work("topics"), &st) == -1 && stat(h_work("lock"), &st) == -1,
+		  "an empty DATADIR made a data directory in the current directory");
+	cr_assert(chdir(cwd) == 0);
+}
+
+/* A DATADIR that cannot be a directory is a bad argument too. */
+Test(cli, datadir_that_cannot_be_one)
+{
+	char file[PATH_MAX], under[PATH_MAX];
+	char *argv[] = { NULL, "-f", file, H.mnt, NULL };
+
+	snprintf(file, sizeof file, "%s", h_work("a-file"));
+	cr_assert(h_write_file(file, "x", 1) == 0);
+	h_expect_refusal(argv, H.mnt, 2, "a DATADIR that is a regular file");
+	snprintf(under, sizeof under, "%s", h_work("no-such-dir/data"));
+	argv[2] = under;
+	h_expect_refusal(argv, H.mnt, 2, "a DATADIR whose parent does not exist");
+}
+
+/* A comma inside an -o value is written "\\," (README, "Command line"). */
+Test(cli, escaped_comma_in_a_setting)
+{
+	char *v;
+
+	h_mount("cleanup.policy=compact\\,delete");
+	cr_assert(mkdir(h_mnt("t"), 0755) == 0, "mkdir t: %s", strerror(errno));
+	v = h_getxattr(h_mnt("t"), "user.cleanup.policy");
+	cr_expect(v != NULL && strcmp(v, "compact,delete") == 0,
+		  "user.cleanup.policy is \"%s\", want \"compact,delete\"", v ? v : "(none)");
+	free(v);
 }
 
 Test(cli, help_and_version_exit_zero)

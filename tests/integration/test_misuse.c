@@ -195,7 +195,7 @@ Test(misuse, second_mount_of_datadir_is_refused)
 	snprintf(mnt2, sizeof mnt2, "%s", h_work("mnt2"));
 	cr_assert(mkdir(mnt2, 0755) == 0);
 	make_topic("t", "before\n");
-	h_expect_refusal(argv, mnt2, "topicfs on a DATADIR already mounted");
+	h_expect_refusal(argv, mnt2, 1, "topicfs on a DATADIR already mounted");
 	H_SH_OK("echo after >> $MNT/t/log");
 	assert_content("t/log", "before\nafter\n", "the first mount after the refusal");
 }
