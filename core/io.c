@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -126,11 +127,19 @@ int io_fsync(int fd)
 
 int io_replace_file(int dirfd, const char *name, const void *buf, size_t len)
 {
-	char tmp[512];
+	char tmp[NAME_MAX + 1];
 	int fd, rc;
 
-	if (snprintf(tmp, sizeof tmp, "%s.tmp", name) >= (int)sizeof tmp)
+	if (strlen(name) > NAME_MAX)
 		return -ENAMETOOLONG;
+	if (strlen(name) + 4 <= NAME_MAX) {
+		snprintf(tmp, sizeof tmp, "%s.tmp", name);
+	} else {
+		uint32_t h = 2166136261u; /* FNV-1a of the whole name */
+		for (const char *p = name; *p; p++)
+			h = (h ^ (unsigned char)*p) * 16777619u;
+		snprintf(tmp, sizeof tmp, "%.*s.%08x.tmp", NAME_MAX - 13, name, (unsigned)h);
+	}
 	fd = openat(dirfd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;

@@ -33,7 +33,10 @@ int io_fsync(int fd);
 /*
 ** Replace dirfd/name with buf, durably: write "name.tmp", fsync it, rename
 ** it over name, fsync the directory. A crash leaves either the old or the
-** new file (and maybe a stale "name.tmp", which the owner removes at open).
+** new file (and maybe a stale "*.tmp", which the owner removes at open).
+** When "name.tmp" would pass NAME_MAX (a consumer of a 249-character name
+** is "NAME.pos"), the temporary file is a prefix of name, a hash of the
+** whole name and ".tmp".
 */
 int io_replace_file(int dirfd, const char *name, const void *buf, size_t len);
 

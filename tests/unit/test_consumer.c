@@ -150,3 +150,40 @@ Test(consumer, shared_readers_get_each_record_once)
 	topic_unref(t);
 	tu_close(s);
 }
+
+/*
+** The longest name a consumer may have, 249 characters like a topic's: its
+** position file "NAME.pos" fits a file name, but "NAME.pos.tmp", the
+** temporary file of its durable replacement, would not (a black-box audit
+** found such consumers could not be opened). The position must persist
+** and come back after a reopen.
+*/
+Test(consumer, longest_name_keeps_its_position)
+{
+	cfg d;
+	char name[250], buf[64];
+	consumer *c;
+
+	memset(name, 'c', 249);
+	name[249] = '\0';
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "q");
+	append_numbered(t, 0, 10);
+	cr_assert_eq(consumer_open(t, name, 1, &c), 0);
+	cr_assert_eq(consumer_read(c, buf, 18), 18);
+	cr_assert_eq(consumer_persist(c), 0);
+	consumer_close(c);
+	topic_unref(t);
+	tu_close(s);
+
+	s = tu_open(&d);
+	t = tu_get(s, "q");
+	cr_assert_eq(consumer_open(t, name, 0, &c), 0);
+	cr_assert_eq(consumer_offset(c), 2);
+	cr_assert_eq(consumer_read(c, buf, 9), 9);
+	cr_assert_eq(memcmp(buf, "record 2\n", 9), 0);
+	consumer_close(c);
+	topic_unref(t);
+	tu_close(s);
+}
