@@ -23,6 +23,7 @@
 */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -491,6 +492,29 @@ Test(consumers, four_cats_share_100000_records_each_once)
 }
 
 /* ---- Whole records per read; long records in pieces ------------------ */
+
+/* Every valid name in consumers/ exists as far as the kernel can tell
+** (opening one creates it), so making anything else there fails with
+** EEXIST (README, "Consumers"), and creates nothing. */
+Test(consumers, making_other_things_in_consumers_is_eexist)
+{
+	make_topic("t");
+	cr_expect(mkdir(h_mnt("t/consumers/sub"), 0755) == -1 && errno == EEXIST,
+		  "mkdir in consumers/: %s", strerror(errno));
+	cr_expect(mkfifo(h_mnt("t/consumers/ff"), 0644) == -1 && errno == EEXIST,
+		  "mkfifo in consumers/: %s", strerror(errno));
+	cr_expect(symlink("/tmp", h_mnt("t/consumers/sl")) == -1 && errno == EEXIST,
+		  "symlink in consumers/: %s", strerror(errno));
+	DIR *d = opendir(h_mnt("t/consumers"));
+	struct dirent *de;
+	int entries = 0;
+
+	cr_assert(d != NULL, "opendir t/consumers: %s", strerror(errno));
+	while ((de = readdir(d)) != NULL)
+		entries += strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0;
+	closedir(d);
+	cr_expect_eq(entries, 0, "consumers/ lists %d entries after the refusals", entries);
+}
 
 Test(consumers, whole_records_per_read_long_record_in_pieces)
 {
