@@ -637,6 +637,19 @@ static bool same_path(const char *mp, void *arg)
 	return strcmp(mp, arg) == 0;
 }
 
+int h_count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert(d != NULL, "opendir %s: %s", dir, strerror(errno));
+	while ((e = readdir(d)) != NULL)
+		n += strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0;
+	closedir(d);
+	return n;
+}
+
 bool h_is_mounted(const char *path)
 {
 	return each_mount(path, same_path, (void *)path);

@@ -147,6 +147,10 @@ long long h_file_size(const char *path);
  * or NULL with errno set. */
 char *h_getxattr(const char *path, const char *name);
 
+/* The number of entries of directory DIR, "." and ".." not counted (the
+** test fails when DIR cannot be listed). */
+int h_count_entries(const char *dir);
+
 /* ---- Refusals ------------------------------------------------------- */
 
 /*
