@@ -1086,13 +1086,17 @@ again:
 		/* The segment after it becomes the first, whose header
 		** recovery cannot rebuild from a segment before it: it must be
 		** on the disk before this one goes. A seal syncs a rolled
-		** segment's; the newest one's reaches it with a sync of its
-		** data. */
-		int pending = next->seal_pending;
+		** segment's, a sync of the topic the newest one's (and fails
+		** the topic if it fails); a sealed segment whose index was
+		** rebuilt at the mount may not have been synced yet. */
+		int pending = next->seal_pending, newest = t->nsegs == 2;
 		seg_ref(next);
 		pthread_mutex_unlock(&t->mu);
-		rc = pending ? topic_finish_seals(t) : io_datasync(next->fd);
-		if (rc == 0 && !pending) {
+		if (pending) {
+			rc = topic_finish_seals(t);
+		} else if (newest) {
+			rc = topic_sync(t);
+		} else if ((rc = io_datasync(next->fd)) == 0) {
 			pthread_mutex_lock(&t->mu);
 			next->header_synced = 1;
 			pthread_mutex_unlock(&t->mu);

@@ -493,6 +493,57 @@ Test(maint, failed_seal_sync_is_not_retried_into_success)
 }
 
 /*
+** Retention about to delete every segment but the newest: recovery cannot
+** rebuild the header of a first segment from one before it, and a roll
+** leaves the new segment's header to a later sync. So the newest segment
+** is synced before the one before it goes; when that sync fails, nothing
+** is deleted (and the topic takes no more appends, as after any failed
+** sync). Seen through the fault hook: without the sync, the deletion
+** would go through the armed failure untouched.
+*/
+Test(maint, retention_syncs_the_segment_left_first)
+{
+	cfg d;
+	topic_info info;
+	char name[64], path[PATH_MAX];
+	struct iovec iov = {.iov_base = "x\n", .iov_len = 2};
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "r");
+	tu_append(t, "one\ntwo\n", 8, 0);
+	cr_assert_eq(topic_roll(t), 0);
+	cr_assert_eq(topic_finish_seals(t), 0);
+
+	log_set_sink(count_complaints);
+	io_fault_arm(IO_FAULT_SYNC, 1, EIO);
+	int rc = topic_drop_oldest(t);
+	io_fault_arm(IO_FAULT_SYNC, 0, 0);
+	log_set_sink(NULL);
+	cr_assert_eq(rc, -EIO, "the deletion went on without syncing the newest segment (%d)", rc);
+	topic_get_info(t, &info);
+	cr_assert_eq(info.segments, 2);
+	tu_seg_name(name, sizeof name, 0, "log");
+	tu_topic_path(path, "r", name);
+	cr_assert(tu_exists(path), "segment 0 was deleted");
+	cr_assert_eq(topic_append(t, &iov, 1, NULL), -EIO);
+	topic_unref(t);
+	cr_assert_eq(store_close(s), -EIO);
+
+	/* after a remount the deletion goes through, the log's end stays */
+	s = tu_open(&d);
+	t = tu_get(s, "r");
+	cr_assert_eq(topic_drop_oldest(t), 0);
+	topic_get_info(t, &info);
+	cr_assert_eq(info.segments, 1);
+	cr_assert_eq(info.end_offset, 2);
+	cr_assert_eq(info.end_bytepos, 8);
+	cr_assert(!tu_exists(path), "segment 0 is still there");
+	topic_unref(t);
+	tu_close(s);
+}
+
+/*
 ** Compression waits for a pause in the appends: a pass while records keep
 ** arriving leaves fresh sealed segments plain; a pass once the topic has
 ** been quiet for a second compresses them. (That a writer that never
