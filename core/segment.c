@@ -412,6 +412,10 @@ static int scan_frames(seg *s, struct scan *sc, uint64_t file_end)
 		sc->records += b.count;
 		if (b.max_timestamp_ms > sc->max_ts_ms)
 			sc->max_ts_ms = b.max_timestamp_ms;
+		if (rec_end_offset(&b) > sc->offset)
+			sc->offset = rec_end_offset(&b);
+		if (rec_end_bytepos(&b) > sc->bytepos)
+			sc->bytepos = rec_end_bytepos(&b);
 	}
 	sc->loc = it.loc;
 	seg_iter_free(&it);
@@ -619,6 +623,33 @@ static int open_checked(int dirfd, uint64_t base_offset, int flags, seg **out)
 int seg_open_raw(int dirfd, uint64_t base_offset, seg **out)
 {
 	return open_checked(dirfd, base_offset, O_RDONLY, out);
+}
+
+int seg_sealed_end(int dirfd, uint64_t base_offset, uint64_t *end_offset, uint64_t *end_bytepos)
+{
+	char name[32];
+	idx_summary sum;
+	int sealed = 0, rc;
+	seg *s;
+
+	if ((rc = open_checked(dirfd, base_offset, O_RDONLY, &s)) < 0)
+		return rc;
+	seg_index_name(base_offset, name);
+	if (idx_load(dirfd, name, base_offset, &s->index, &sealed, &sum) == 0 && sealed &&
+	    sum.size == s->size && sum.seg_crc == s->hdr_crc) {
+		*end_offset = sum.end_offset;
+		*end_bytepos = sum.end_bytepos;
+	} else {
+		struct scan sc = {.loc = SEG_HEADER_SIZE, .offset = base_offset,
+				  .bytepos = s->base_bytepos};
+		idx_free(&s->index);
+		rc = s->compressed ? scan_frames(s, &sc, s->size)
+				   : scan_batches(s, &sc, s->size, 1, "measuring");
+		*end_offset = sc.offset;
+		*end_bytepos = sc.bytepos;
+	}
+	seg_unref(s);
+	return rc;
 }
 
 int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out)

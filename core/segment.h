@@ -51,6 +51,15 @@ int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out);
 int seg_open_raw(int dirfd, uint64_t base_offset, seg **out);
 
 /*
+** Where sealed segment base_offset ends (the offset and byte position its
+** successor starts at): from its sealed index when that matches the file,
+** else from a scan of its batches or frames (compaction may then have
+** removed records after the last one found). For a sealed segment found
+** with no successor. Returns 0 or a negative errno.
+*/
+int seg_sealed_end(int dirfd, uint64_t base_offset, uint64_t *end_offset, uint64_t *end_bytepos);
+
+/*
 ** Rewrite the damaged header of segment base_offset: the newest one's when
 ** a power loss tore it (the header reaches the disk with the first sync of
 ** its data), any one's when a bit flipped in it. The base byte position

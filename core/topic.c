@@ -241,6 +241,46 @@ static uint64_t sealed_end_bytepos(int dirfd, uint64_t base, uint64_t next_base)
 	return end;
 }
 
+/*
+** Only a sealed segment is ever compressed, so a compressed newest one has
+** lost the segment after it (its name and the sealed index of the one
+** before are synced at different times; only a double fault leaves this).
+** Cutting it as a newest segment would lose its records: start an empty
+** newest segment where it ends instead, and add it to *bases.
+*/
+static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
+{
+	uint64_t base = (*bases)[*n - 1], end_offset, end_bytepos, *nb;
+	seg *s;
+	int rc, compressed;
+
+	if (seg_open_raw(t->dirfd, base, &s) < 0)
+		return 0; /* a bad header: recovery repairs or cuts it as before */
+	compressed = s->compressed;
+	seg_unref(s);
+	if (!compressed)
+		return 0;
+	if ((rc = seg_sealed_end(t->dirfd, base, &end_offset, &end_bytepos)) < 0)
+		return rc;
+	if (end_offset <= base)
+		end_offset = base + 1; /* emptied by compaction: its end is lost */
+	log_warn("topic %s: segment %020" PRIu64 " is compressed but has no segment after it; "
+		 "starting one at offset %" PRIu64,
+		 t->name, base, end_offset);
+	if (!(nb = realloc(*bases, (*n + 1) * sizeof *nb)))
+		return -ENOMEM;
+	*bases = nb;
+	if ((rc = seg_create(t->dirfd, end_offset, end_bytepos, io_now_ms(), &s)) < 0)
+		return rc;
+	rc = io_datasync(s->fd);
+	seg_unref(s);
+	if (rc == 0)
+		rc = io_fsync(t->dirfd);
+	if (rc == 0)
+		nb[(*n)++] = end_offset;
+	return rc;
+}
+
 /* Open the segments of t, newest first so that each sealed one can be
 ** checked against its successor. */
 static int load_segments(topic *t)
@@ -271,6 +311,10 @@ static int load_segments(topic *t)
 		t->segs[0] = s;
 		t->nsegs = t->segs_cap = 1;
 		return 0;
+	}
+	if ((rc = follow_compressed_newest(t, &bases, &n)) < 0) {
+		free(bases);
+		return rc;
 	}
 	t->segs = calloc(n, sizeof *t->segs);
 	if (!t->segs) {
