@@ -118,7 +118,7 @@ static tfs_inode *find_key(tfs_itable *tb, const topic *t, enum tfs_kind kind,
 	tfs_inode *in = tb->by_key[hash_key(t, kind, param) & (tb->nbuckets - 1)];
 
 	while (in != NULL &&
-	       (in->t != t || in->kind != kind || in->param != param ||
+	       (in->retired || in->t != t || in->kind != kind || in->param != param ||
 		(name != NULL && strcmp(in->name, name) != 0)))
 		in = in->next_by_key;
 	return in;
@@ -303,6 +303,16 @@ fuse_ino_t tfs_inode_peek(tfs_itable *tb, topic *t, enum tfs_kind kind,
 		ino = in->ino;
 	pthread_mutex_unlock(&tb->mutex);
 	return ino;
+}
+
+void tfs_inode_retire(tfs_itable *tb, topic *t, enum tfs_kind kind, uint64_t param)
+{
+	tfs_inode *in;
+
+	pthread_mutex_lock(&tb->mutex);
+	if ((in = find_key(tb, t, kind, param, NULL)) != NULL)
+		in->retired = 1;
+	pthread_mutex_unlock(&tb->mutex);
 }
 
 fuse_ino_t tfs_inode_peek_consumer(tfs_itable *tb, topic *t, const char *name)

@@ -63,6 +63,7 @@ typedef struct tfs_inode {
 	/* Private to inode.c, protected by the table's mutex. */
 	uint64_t nlookup;
 	uint64_t nref;
+	int retired; /* lookups of its key make a new inode (tfs_inode_retire) */
 	struct tfs_inode *next_by_ino;
 	struct tfs_inode *next_by_key;
 } tfs_inode;
@@ -100,6 +101,15 @@ tfs_inode *tfs_inode_get(tfs_itable *tb, fuse_ino_t ino);
 ** readdir's d_ino; counts nothing. */
 fuse_ino_t tfs_inode_peek(tfs_itable *tb, topic *t, enum tfs_kind kind,
 			  uint64_t param);
+
+/*
+** The next lookup of (t, kind, param) makes a new inode with a new number;
+** the known one lives on until forgotten. For a directory that rmdir
+** removed while the name stays (TOPIC/consumers): the kernel marks the old
+** inode dead, and would keep finding it, and failing every lookup in it,
+** for as long as something pins it.
+*/
+void tfs_inode_retire(tfs_itable *tb, topic *t, enum tfs_kind kind, uint64_t param);
 
 /* One more reference to an inode the caller already holds one on. */
 void tfs_inode_hold(tfs_itable *tb, tfs_inode *in);

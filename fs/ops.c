@@ -829,6 +829,7 @@ static int do_rmdir(struct tfs *fs, fuse_ino_t parent, const char *name)
 		return -ESTALE;
 	if (dir->kind == TFS_TOPIC && strcmp(name, "consumers") == 0) {
 		rc = 0; /* like unlink of log: `rm -r TOPIC` goes on to rmdir */
+		tfs_inode_retire(fs->inodes, dir->t, TFS_CONSUMERS, 0);
 	} else if (dir->kind != TFS_ROOT) {
 		rc = -ENOTDIR; /* a topic holds no other directories */
 	} else {

@@ -509,6 +509,32 @@ Test(consumers, making_other_things_in_consumers_is_eexist)
 	cr_expect_eq(entries, 0, "consumers/ lists %d entries after the refusals", entries);
 }
 
+/*
+** rmdir of consumers/ succeeds (so that `rm -r TOPIC` goes on), and the
+** kernel then marks that directory's inode dead. While an open consumer
+** file pins it, a lookup of consumers must not hand the dead inode back:
+** every open in it would fail with ENOENT. (Found in a review.)
+*/
+Test(consumers, consumers_dir_usable_after_rmdir_while_a_file_is_open)
+{
+	char buf[64];
+	int pin, fd;
+	ssize_t n;
+
+	make_topic("t");
+	append_recs("t", 0, 4);
+	pin = open(h_mnt("t/consumers/b"), O_RDONLY);
+	cr_assert(pin >= 0, "open consumers/b: %s", strerror(errno));
+	cr_assert(rmdir(h_mnt("t/consumers")) == 0, "rmdir consumers: %s", strerror(errno));
+	fd = open(h_mnt("t/consumers/c"), O_RDONLY);
+	cr_assert(fd >= 0, "open consumers/c after rmdir of consumers/, with consumers/b open: %s",
+		  strerror(errno));
+	n = read(fd, buf, sizeof buf);
+	cr_expect(n > 0, "read consumers/c: %zd (%s)", n, n < 0 ? strerror(errno) : "");
+	close(fd);
+	close(pin);
+}
+
 Test(consumers, whole_records_per_read_long_record_in_pieces)
 {
 	struct h_buf b = { 0 }, got = { 0 };
