@@ -283,19 +283,32 @@ int consumer_remove(topic *t, const char *name)
 
 	if (!store_name_valid(name))
 		return -ENOENT;
-	/* Not c->mu under t->mu: readers take them the other way round. */
+	/* append_mu, as a first open and a last close take it: no open can
+	** load the file between the unlink and the consumer's removal, and c
+	** stays allocated. c->mu, as every store of its position takes it:
+	** none can rename a new file over the unlinked one. Not c->mu under
+	** t->mu: readers take them the other way round. */
+	pthread_mutex_lock(&t->append_mu);
 	pthread_mutex_lock(&t->mu);
-	if ((c = find(t, name)) != NULL)
-		atomic_store(&c->removed, 1);
+	c = find(t, name);
 	pthread_mutex_unlock(&t->mu);
-	if ((fd = open_dir(t, 0)) < 0)
-		return c ? 0 : -ENOENT;
-	snprintf(file, sizeof file, "%s" SUFFIX, name);
-	if (unlinkat(fd, file, 0) < 0)
-		rc = errno == ENOENT && c ? 0 : -errno;
-	else
-		io_fsync(fd);
-	close(fd);
+	if (c) {
+		pthread_mutex_lock(&c->mu);
+		atomic_store(&c->removed, 1);
+	}
+	if ((fd = open_dir(t, 0)) < 0) {
+		rc = c ? 0 : -ENOENT;
+	} else {
+		snprintf(file, sizeof file, "%s" SUFFIX, name);
+		if (unlinkat(fd, file, 0) < 0)
+			rc = errno == ENOENT && c ? 0 : -errno;
+		else
+			io_fsync(fd);
+		close(fd);
+	}
+	if (c)
+		pthread_mutex_unlock(&c->mu);
+	pthread_mutex_unlock(&t->append_mu);
 	return rc;
 }
 
