@@ -60,6 +60,7 @@
 #include "log.h"
 #include "record.h"
 #include "segment.h"
+#include "store.h"
 #include "topic.h"
 
 /* ---- the key map ---- */
@@ -283,6 +284,63 @@ static int count_dropped(seg *s, const struct keep *k, uint64_t *dropped)
 
 /* Rewrite s keeping what k keeps, stored as c says; swap it into t.
 ** *removed receives the number of records dropped. */
+static int sync_step(topic *t, const cfg *c, int64_t now)
+{
+	int need;
+
+	pthread_mutex_lock(&t->mu);
+	need = t->segs[t->nsegs - 1]->end_offset > t->synced_offset && now - t->synced_ms >= c->flush_ms;
+	pthread_mutex_unlock(&t->mu);
+	return need ? topic_sync(t) : 0;
+}
+
+/* Step 1 of a pass: the work with deadlines. */
+static int deadline_steps(topic *t, const cfg *c, int64_t now)
+{
+	int rc = 0, r;
+
+	if ((r = topic_finish_seals(t)) < 0 && !rc)
+		rc = r;
+	if ((r = sync_step(t, c, now)) < 0 && !rc)
+		rc = r;
+	if ((r = consumer_persist_all(t)) < 0 && !rc)
+		rc = r;
+	return rc;
+}
+
+#define DEADLINES_EVERY_MS 100
+
+/*
+** Between two segment rewrites of one topic. A topic's rewrites can add up
+** to many seconds (a large compaction, a high compression level), and the
+** other topics' syncs and consumer positions must not wait for them past
+** flush.ms: so after the first rewrite of a step, and then at most every
+** DEADLINES_EVERY_MS, step 1 runs for every topic of the store. *last is 0
+** at the start of a step.
+*/
+static void meet_deadlines(topic *busy, int64_t *last)
+{
+	int64_t now = io_now_ms();
+	char **names;
+	size_t n;
+
+	if (*last != 0 && now - *last < DEADLINES_EVERY_MS)
+		return;
+	*last = now;
+	if (store_topic_names(busy->st, &names, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		topic *t;
+		cfg c;
+		if (store_topic_get(busy->st, names[i], &t) < 0)
+			continue;
+		topic_config(t, &c);
+		deadline_steps(t, &c, now); /* failures are logged where they happen */
+		topic_unref(t);
+	}
+	store_names_free(names, n);
+}
+
 static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c, uint64_t *removed)
 {
 	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
@@ -446,11 +504,13 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 	if ((rc = map_init(&m, 1024)) < 0 || (rc = build_map(v, n, clean, c, &m)) < 0)
 		goto out;
 	struct keep k = {.c = c, .map = &m, .tombstone_cutoff_ms = now - c->delete_retention_ms};
+	int64_t met = 0;
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
 		uint64_t r;
 		if ((rc = rewrite_segment(t, v[i], &k, c, &r)) < 0 && rc != -ENOENT)
 			goto out;
 		removed += r;
+		meet_deadlines(t, &met);
 	}
 	if (!(stop && atomic_load(stop)))
 		rc = topic_set_clean_offset(t, v[n - 1]->end_offset);
@@ -480,7 +540,7 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 {
 	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
 	struct keep all = {.c = c};
-	int64_t last_append;
+	int64_t last_append, met = 0;
 	seg **v;
 	size_t n;
 	int rc;
@@ -504,19 +564,10 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 		if ((rc = rewrite_segment(t, v[i], &all, c, &r)) < 0 && rc != -ENOENT)
 			break;
 		rc = 0;
+		meet_deadlines(t, &met);
 	}
 	segs_release(v, n);
 	return rc;
-}
-
-static int sync_step(topic *t, const cfg *c, int64_t now)
-{
-	int need;
-
-	pthread_mutex_lock(&t->mu);
-	need = t->segs[t->nsegs - 1]->end_offset > t->synced_offset && now - t->synced_ms >= c->flush_ms;
-	pthread_mutex_unlock(&t->mu);
-	return need ? topic_sync(t) : 0;
 }
 
 int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
@@ -525,12 +576,8 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 	int rc = 0, r;
 
 	topic_config(t, &c);
-	/* Seal what rolls sealed, and sync: these have deadlines. */
-	if ((r = topic_finish_seals(t)) < 0 && !rc)
-		rc = r;
-	if ((r = sync_step(t, &c, now)) < 0 && !rc)
-		rc = r;
-	if ((r = consumer_persist_all(t)) < 0 && !rc)
+	/* Seal what rolls sealed, sync, store positions: these have deadlines. */
+	if ((r = deadline_steps(t, &c, now)) < 0 && !rc)
 		rc = r;
 	if ((r = roll_step(t, &c, now)) < 0 && !rc)
 		rc = r;
