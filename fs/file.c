@@ -22,8 +22,8 @@
 ** the file had pending, go to the topic in ONE topic_append call, so they
 ** are appended atomically and never interleave with another writer's. The
 ** bytes after the last "\n" stay pending in the file until a later write
-** completes them, or flush (each close()) or fsync appends them as a
-** record of their own. The offset the kernel sends is ignored: with
+** completes them, or a flush (a close() by the process that wrote them,
+** see tfs_file_flush) or fsync appends them as a record of their own. The offset the kernel sends is ignored: with
 ** O_APPEND it is computed from a possibly stale cached size.
 */
 #include "file.h"
@@ -31,6 +31,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,7 @@ struct tfs_file {
 	uint64_t pending_owner; /* the lock owner whose write left it */
 	size_t pending_cap;
 	int discarding;	      /* dropping a too-long line up to its "\n" */
+	size_t max_write;     /* the kernel's largest WRITE request; 0: unknown */
 	size_t retry_len;     /* the refused end of a too-long line, "\n" */
 	uint32_t retry_crc;   /* included, that a retry will send again */
 
@@ -69,6 +71,7 @@ struct tfs_files {
 	pthread_mutex_t mutex;
 	tfs_file *head; /* protected by mutex */
 	ra_pool *pool;	/* the readahead threads */
+	atomic_size_t max_write; /* 0 until INIT */
 };
 
 /* Threads reading ahead for the mount's sequential readers. */
@@ -115,6 +118,11 @@ int tfs_files_new(tfs_files **out)
 	}
 	*out = fs;
 	return 0;
+}
+
+void tfs_files_set_max_write(tfs_files *fs, size_t max_write)
+{
+	atomic_store(&fs->max_write, max_write);
 }
 
 void tfs_files_free(tfs_files *fs, tfs_itable *tb)
@@ -167,6 +175,7 @@ int tfs_file_open(tfs_files *fs, tfs_itable *tb, tfs_inode *in, int flags,
 	}
 	tfs_inode_hold(tb, in);
 	f->in = in;
+	f->max_write = atomic_load(&fs->max_write);
 
 	pthread_mutex_lock(&fs->mutex);
 	f->next = fs->head;
@@ -406,7 +415,24 @@ static void log_too_long(const tfs_file *f, int64_t max, const char *what)
 ** up to the "\n", are remembered by length and CRC (retry_len, retry_crc):
 ** a next write that starts with them is that retry and is refused too; any
 ** other write is new and is taken as usual.
+**
+** When it holds no "\n", the line goes on after it: in a later write()
+** when the request is shorter than max_write (then "discarding" drops the
+** rest up to its "\n"), but perhaps in the same write() when the request
+** is a full piece of a longer one. The kernel sends no more of a write()
+** once a request failed, so that rest, and its "\n", never come: then
+** only a retry of the refused bytes is refused, and the next other write
+** is new (else it would be refused too, as a review found).
 */
+/* Whether a request of size bytes may be a piece of a longer write(): the
+** kernel cuts a write() into requests of max_write bytes (the first one up
+** to a page shorter, when the writer's buffer is not page-aligned). Once a
+** request fails, the kernel sends no more of its write(). */
+static int may_continue(const tfs_file *f, size_t size)
+{
+	return f->max_write > 0 && size + 4096 > f->max_write;
+}
+
 ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner)
 {
 	const char *nl, *first_nl;
@@ -430,8 +456,10 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner
 		}
 	}
 	if (f->discarding) {
-		if (first_nl != NULL)
-			f->discarding = 0; /* the too-long line ends here */
+		if (first_nl != NULL || may_continue(f, size))
+			f->discarding = 0; /* the too-long line ends here, or
+					    ** perhaps in the part of this write()
+					    ** the kernel will not send */
 		rc = -EMSGSIZE;
 		goto out;
 	}
@@ -445,10 +473,17 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner
 	    (uint64_t)max) {
 		log_too_long(f, max, "; dropped it");
 		f->pending_len = 0;
-		f->discarding = (first_nl == NULL);
 		if (first_nl != NULL) {
 			f->retry_len = (size_t)(first_nl - buf) + 1;
 			f->retry_crc = crc32c(0, buf, f->retry_len);
+		} else if (may_continue(f, size)) {
+			/* Perhaps the first piece of a longer write(), whose
+			** rest (and "\n") the kernel will not send now: the
+			** write fails whole. Only its retry is refused too. */
+			f->retry_len = size;
+			f->retry_crc = crc32c(0, buf, size);
+		} else {
+			f->discarding = 1; /* the line goes on in a later write() */
 		}
 		rc = -EMSGSIZE;
 		goto out;

@@ -26,6 +26,10 @@ typedef struct tfs_file tfs_file;
 
 int tfs_files_new(tfs_files **out /* OUT */);
 
+/* The largest WRITE request the kernel sends (FUSE's max_write, known at
+** INIT): a write() longer than that arrives as several requests. */
+void tfs_files_set_max_write(tfs_files *fs, size_t max_write);
+
 /*
 ** At unmount: close every file still open (as tfs_file_close does, so
 ** pending partial lines are appended) and free the set. No other call on

@@ -551,10 +551,12 @@ static void reply_entry_or_err(fuse_req_t req, int rc,
 
 static void tfs_op_init(void *userdata, struct fuse_conn_info *conn)
 {
-	(void)userdata;
+	struct tfs *fs = userdata;
+
 	/* The writeback cache would make the kernel own st_size, merge
 	** writes into pages and break append atomicity (FUSE-NOTES.md). */
 	conn->want &= ~FUSE_CAP_WRITEBACK_CACHE;
+	tfs_files_set_max_write(fs->files, conn->max_write);
 }
 
 /* ---- names ---------------------------------------------------------- */

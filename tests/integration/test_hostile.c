@@ -256,6 +256,57 @@ Test(hostile, write_over_1_mib_stores_what_its_count_says)
 	free(data);
 }
 
+/*
+** A write() whose one line is over max.message.bytes fails, and the writer
+** goes on with other lines: those must be taken. The kernel sends a long
+** write() as 1 MiB requests and none after the first that fails, so the
+** "\n" that ends the refused line never reaches topicfs. (Found in a
+** review: the next line was refused too, as part of the dropped one.)
+*/
+Test(hostile, line_after_a_refused_long_write_is_taken)
+{
+	size_t big = 2000000;
+	char *line = malloc(big + 1);
+	ssize_t n;
+	int fd;
+
+	memset(line, 'w', big);
+	line[big] = '\n';
+	make_topic("t", "");
+	cr_assert(setxattr(h_mnt("t"), "user.max.message.bytes", "100", 3, 0) == 0);
+	fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0);
+	n = write(fd, line, big + 1);
+	cr_expect(n == -1 && errno == EMSGSIZE, "a write() of one 2 MB line returned %zd (%s)", n,
+		  n < 0 ? strerror(errno) : "no error");
+	cr_expect_eq(write(fd, "next\n", 5), 5, "the line after it: %s", strerror(errno));
+	close(fd);
+	assert_content("t/log", "next\n", 5, "after a refused 2 MB line");
+
+	/* the default limit (1 MiB), with a write-all loop as stdio's */
+	make_topic("u", "");
+	fd = open(h_mnt("u/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0);
+	memset(line, 'v', big);
+	{
+		size_t done = 0;
+		int err = 0;
+		while (done < big + 1) {
+			n = write(fd, line + done, big + 1 - done);
+			if (n < 0) {
+				err = errno;
+				break;
+			}
+			done += (size_t)n;
+		}
+		cr_expect_eq(err, EMSGSIZE, "writing a 2 MB line: %s", err ? strerror(err) : "no error");
+	}
+	cr_expect_eq(write(fd, "next\n", 5), 5, "the line after it: %s", strerror(errno));
+	close(fd);
+	assert_content("u/log", "next\n", 5, "after a refused 2 MB line, default limit");
+	free(line);
+}
+
 Test(hostile, binary_and_nul_bytes)
 {
 	char every[300], nuls[1000];
