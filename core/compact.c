@@ -282,8 +282,6 @@ static int count_dropped(seg *s, const struct keep *k, uint64_t *dropped)
 	return rc;
 }
 
-/* Rewrite s keeping what k keeps, stored as c says; swap it into t.
-** *removed receives the number of records dropped. */
 static int sync_step(topic *t, const cfg *c, int64_t now)
 {
 	int need;
@@ -341,6 +339,8 @@ static void meet_deadlines(topic *busy, int64_t *last)
 	store_names_free(names, n);
 }
 
+/* Rewrite s keeping what k keeps, stored as c says; swap it into t.
+** *removed receives the number of records dropped. */
 static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c, uint64_t *removed)
 {
 	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
