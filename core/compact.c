@@ -24,8 +24,10 @@
 **      built from those "dirty" segments; then every sealed segment is
 **      rewritten keeping a record iff it has no key, or it is the newest
 **      record of its key that the map knows (or the map does not know its
-**      key), and it is not a tombstone older than delete.retention.ms (by
-**      its append time). Kept records keep their offsets, byte positions
+**      key), and it is not a tombstone whose segment a compaction first
+**      rewrote at least delete.retention.ms ago (the segment's cleaned
+**      time, in its header: Kafka's rule, so that a reader that is behind
+**      still sees a key deleted). Kept records keep their offsets, byte positions
 **      and times; runs of them with nothing removed between are merged
 **      into timed batches (record.c).
 **   5. Compression: sealed segments not stored as compression.type says
@@ -176,21 +178,38 @@ static int record_key(const cfg *c, const unsigned char *p, size_t len, size_t *
 struct keep {
 	const cfg *c;
 	const struct keymap *map; /* NULL: keep everything */
-	int64_t tombstone_cutoff_ms;
+	int64_t now;		  /* the compaction's time */
 };
 
+/*
+** Whether the tombstones of s may go: as in Kafka, a tombstone outlives the
+** first compaction that kept it (the segment's cleaned time) by
+** delete.retention.ms, so that a reader that was behind then still sees
+** the key deleted.
+*/
+static int tombstones_expire(const seg *s, const cfg *c, int64_t now)
+{
+	return (s->clean_flags & SEG_CLEAN_TOMBSTONES) && s->cleaned_ms != 0 &&
+	       now - s->cleaned_ms >= c->delete_retention_ms;
+}
+
+/* Whether to keep a record; *kept_tomb is set when it is a tombstone kept. */
 static int keep_record(const struct keep *k, const unsigned char *p, size_t len, uint64_t offset,
-		       int64_t ts_ms)
+		       int tombs_go, int *kept_tomb)
 {
 	size_t klen;
 	int tomb;
 
+	*kept_tomb = 0;
 	if (!k->map || !record_key(k->c, p, len, &klen, &tomb))
 		return 1;
 	uint64_t newest = map_get(k->map, hash_bytes(p, klen, 1), hash_bytes(p, klen, 2));
 	if (newest != EMPTY && newest != offset)
 		return 0;
-	return !(tomb && ts_ms < k->tombstone_cutoff_ms);
+	if (tomb && tombs_go)
+		return 0;
+	*kept_tomb = tomb;
+	return 1;
 }
 
 /*
@@ -268,7 +287,7 @@ static int count_dropped(seg *s, const struct keep *k, uint64_t *dropped)
 	rec_batch b;
 	uint64_t at;
 	size_t len;
-	int rc;
+	int rc, tomb, tombs_go = k->map && tombstones_expire(s, k->c, k->now);
 
 	*dropped = 0;
 	seg_iter_init(&it, s, SEG_HEADER_SIZE, s->size);
@@ -276,7 +295,7 @@ static int count_dropped(seg *s, const struct keep *k, uint64_t *dropped)
 		rec_iter ri;
 		rec_iter_init(&ri, bp, &b);
 		for (uint64_t off = ri.offset; rec_iter_next(&ri, &p, &len); off = ri.offset)
-			*dropped += !keep_record(k, p, len, off, ri.ts);
+			*dropped += !keep_record(k, p, len, off, tombs_go, &tomb);
 	}
 	seg_iter_free(&it);
 	return rc;
@@ -348,13 +367,19 @@ static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c,
 	seg_iter it;
 	const unsigned char *bp;
 	rec_batch b;
-	uint64_t at, dropped = 0, batches_in = 0, batches_out;
-	int rc;
+	uint64_t at, dropped = 0, batches_in = 0, batches_out, kept_tombs = 0;
+	int rc, tomb, tombs_go = k->map && tombstones_expire(s, c, k->now);
+	/* A compaction marks the segments it rewrites as cleaned, once. */
+	int64_t cleaned = k->map && s->cleaned_ms == 0 ? k->now : s->cleaned_ms;
 
 	*removed = 0;
-	/* A segment a rewrite already wrote, stored as wanted, changes only if
-	** records go: count them first, which costs a read and no write. */
-	if (s->generation > 0 && s->compressed == want_z && k->map) {
+	/* A segment a compaction already cleaned, stored as wanted, with no
+	** tombstones due to go, changes only if records go: with no dirty
+	** segment (an empty map) none can; else count them first, which
+	** costs a read and no write. */
+	if (k->map && s->cleaned_ms != 0 && !tombs_go && s->compressed == want_z) {
+		if (k->map->n == 0)
+			return 0;
 		if ((rc = count_dropped(s, k, &dropped)) < 0 || dropped == 0)
 			return rc;
 		dropped = 0;
@@ -373,10 +398,11 @@ static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c,
 			uint64_t off = ri.offset, pos = ri.bytepos;
 			if (!rec_iter_next(&ri, &p, &len))
 				break;
-			if (!keep_record(k, p, len, off, ri.ts)) {
+			if (!keep_record(k, p, len, off, tombs_go, &tomb)) {
 				dropped++;
 				continue;
 			}
+			kept_tombs += tomb;
 			if ((rc = out_add(&o, p, len, off, pos, ri.ts)) < 0)
 				break;
 		}
@@ -392,8 +418,14 @@ static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c,
 		seg_writer_abort(o.w);
 		return rc;
 	}
-	/* Nothing would change: same records, same storage, no batches to merge. */
-	if (dropped == 0 && s->compressed == want_z && batches_out >= batches_in) {
+	/* The cleaned time and whether tombstones are left to expire; a
+	** rewrite that only compresses keeps them. */
+	uint32_t flags = !k->map ? s->clean_flags : kept_tombs ? SEG_CLEAN_TOMBSTONES : 0;
+	seg_writer_set_cleaned(o.w, cleaned, flags);
+	/* Nothing would change: same records, same storage, no batches to
+	** merge, the same cleaned time and flags. */
+	if (dropped == 0 && s->compressed == want_z && batches_out >= batches_in &&
+	    cleaned == s->cleaned_ms && flags == s->clean_flags) {
 		seg_writer_abort(o.w);
 		return 0;
 	}
@@ -494,16 +526,19 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 	pthread_mutex_lock(&t->mu);
 	clean = t->clean_offset;
 	pthread_mutex_unlock(&t->mu);
+	int expiring = 0; /* segments whose kept tombstones are due to go */
 	for (size_t i = 0; i < n; i++) {
 		total += v[i]->size;
 		if (v[i]->end_offset > clean)
 			dirty += v[i]->size;
+		expiring += tombstones_expire(v[i], c, now);
 	}
-	if (n == 0 || dirty == 0 || (!force && (double)dirty < c->min_cleanable_dirty_ratio * (double)total))
+	if (n == 0 || (expiring == 0 && (dirty == 0 || (!force && (double)dirty <
+							  c->min_cleanable_dirty_ratio * (double)total))))
 		goto out;
 	if ((rc = map_init(&m, 1024)) < 0 || (rc = build_map(v, n, clean, c, &m)) < 0)
 		goto out;
-	struct keep k = {.c = c, .map = &m, .tombstone_cutoff_ms = now - c->delete_retention_ms};
+	struct keep k = {.c = c, .map = &m, .now = now};
 	int64_t met = 0;
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
 		uint64_t r;

@@ -43,6 +43,8 @@ typedef struct seg {
 	int sealed;
 	int seal_pending; /* sealed in memory; data sync and sealed index to do */
 	int header_synced; /* a data sync of the file since its header was written */
+	int64_t cleaned_ms; /* when compaction first rewrote it; 0: never (header) */
+	uint32_t clean_flags; /* SEG_CLEAN_* (header) */
 	uint64_t size;	      /* file bytes that hold valid batches */
 	uint64_t end_offset;  /* newest: next offset; sealed: the successor's base */
 	uint64_t end_bytepos; /* likewise for byte positions */

@@ -12,11 +12,16 @@
 **   24: u64 base bytepos   where the segment starts in the rendered log
 **   32: i64 created ms
 **   40: u64 generation     0 when created, one more at every rewrite
-**   48: 12 zero bytes
+**   48: i64 cleaned ms     when compaction first rewrote the segment; 0
+**                          before (files older than these two fields have
+**                          12 zero bytes here)
+**   56: u32 clean flags    bit0 TOMBSTONES: that rewrite kept tombstones,
+**                          which go delete.retention.ms after it
 **   60: u32 crc32c of bytes 0..59
 **
 ** The header is valid iff the magic, version and crc match and the base
-** offset equals the name's. The base bytepos is what lets an empty segment
+** offset equals the name's. The cleaned time starts a tombstone's
+** delete.retention.ms (compact.c), as Kafka's log cleaner does. The base bytepos is what lets an empty segment
 ** (and a topic whose records retention removed) know where the log ends.
 ** The generation makes every version of a segment's file differ in its
 ** header crc, which its index records (index.c).
@@ -112,10 +117,12 @@ static void encode_header(unsigned char *h, const seg *s)
 	io_put64(h + 24, s->base_bytepos);
 	io_put64(h + 32, (uint64_t)s->created_ms);
 	io_put64(h + 40, s->generation);
+	io_put64(h + 48, (uint64_t)s->cleaned_ms);
+	io_put32(h + 56, s->clean_flags);
 	io_put32(h + 60, crc32c(0, h, 60));
 }
 
-/* Fills base_bytepos, created_ms and compressed of s from the header. */
+/* Fills the header's fields of s (base_bytepos, created_ms, compressed...). */
 static int decode_header(const unsigned char *h, seg *s)
 {
 	if (memcmp(h, "TOPICSEG", 8) || io_get32(h + 8) != SEG_VERSION ||
@@ -125,6 +132,8 @@ static int decode_header(const unsigned char *h, seg *s)
 	s->base_bytepos = io_get64(h + 24);
 	s->created_ms = (int64_t)io_get64(h + 32);
 	s->generation = io_get64(h + 40);
+	s->cleaned_ms = (int64_t)io_get64(h + 48);
+	s->clean_flags = io_get32(h + 56);
 	s->hdr_crc = io_get32(h + 60);
 	return 0;
 }
@@ -993,7 +1002,15 @@ struct seg_writer {
 	unsigned char *frame, *zbuf;
 	size_t flen, fcap, zcap;
 	uint64_t batches;
+	int rehead; /* the header changed since it was written */
 };
+
+void seg_writer_set_cleaned(seg_writer *w, int64_t cleaned_ms, uint32_t clean_flags)
+{
+	w->out->cleaned_ms = cleaned_ms;
+	w->out->clean_flags = clean_flags;
+	w->rehead = 1;
+}
 
 int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out)
 {
@@ -1014,6 +1031,8 @@ int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writ
 	o->base_bytepos = s->base_bytepos;
 	o->created_ms = s->created_ms;
 	o->generation = s->generation + 1;
+	o->cleaned_ms = s->cleaned_ms;
+	o->clean_flags = s->clean_flags;
 	o->compressed = compressed;
 	o->end_offset = s->end_offset;
 	o->end_bytepos = s->end_bytepos;
@@ -1130,7 +1149,16 @@ int seg_writer_commit(seg_writer *w, seg **out)
 	idx_summary sum;
 	int rc;
 
-	if ((rc = flush_frame(w)) < 0 || (rc = io_fsync(o->fd)) < 0)
+	if ((rc = flush_frame(w)) < 0)
+		goto fail;
+	if (w->rehead) {
+		unsigned char h[SEG_HEADER_SIZE];
+		encode_header(h, o);
+		o->hdr_crc = io_get32(h + 60);
+		if ((rc = io_pwrite_all(o->fd, h, sizeof h, 0)) < 0)
+			goto fail;
+	}
+	if ((rc = io_fsync(o->fd)) < 0)
 		goto fail;
 	o->header_synced = 1;
 	/* The index first: until the rename below it names a header crc that

@@ -135,12 +135,17 @@ int seg_iter_at_boundary(const seg_iter *it);
 ** Writing a sealed segment aside, to replace s (compaction, compression):
 ** seg_writer_open() creates "NAME.log.tmp"; seg_writer_add() appends a
 ** checked batch; seg_writer_commit() syncs it, writes its index, renames
-** both over s's files, and returns the new segment, sealed, with s's base
-** and ends. seg_writer_abort() removes the files. None takes a lock.
+** both over s's files, and returns the new segment, sealed, with s's base,
+** ends and cleaned time and flags (seg_writer_set_cleaned() changes the
+** latter two before the commit). seg_writer_abort() removes the files.
+** None takes a lock.
 */
 typedef struct seg_writer seg_writer;
 
 int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out);
+void seg_writer_set_cleaned(seg_writer *w, int64_t cleaned_ms, uint32_t clean_flags);
+
+#define SEG_CLEAN_TOMBSTONES 1u /* the cleaning rewrite kept tombstones */
 int seg_writer_add(seg_writer *w, const unsigned char *batch, const rec_batch *b);
 /* Batches added so far. */
 uint64_t seg_writer_batches(const seg_writer *w);
