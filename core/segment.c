@@ -664,10 +664,9 @@ int seg_sealed_end(int dirfd, uint64_t base_offset, uint64_t *end_offset, uint64
 int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out)
 {
 	seg *s;
+	/* A bad header (-EBADMSG) is the caller's to repair, remove or report. */
 	int rc = open_checked(dirfd, base_offset, next ? O_RDONLY : O_RDWR, &s);
 
-	if (rc == -EBADMSG)
-		log_error("segment %020" PRIu64 ": bad header", base_offset);
 	if (rc < 0)
 		return rc;
 	rc = next ? open_sealed(dirfd, s, next, s->size) : open_newest(dirfd, s, s->size);

@@ -349,6 +349,7 @@ static int load_segments(topic *t)
 			** reaches the disk with the first sync of its data), and a
 			** flipped bit can damage any: rebuild it rather than refuse
 			** the whole data directory. */
+			log_warn("topic %s: segment %020" PRIu64 ": bad header", t->name, bases[i]);
 			uint64_t prev_end = UINT64_MAX;
 			if (i > 0)
 				prev_end = sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]);

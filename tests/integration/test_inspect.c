@@ -385,6 +385,50 @@ Test(inspect, room_left_by_a_crash_is_a_note)
 	free(err);
 }
 
+/* A daemon killed during a roll, between creating the next segment and
+** writing its header: an empty newest segment, and the room zeros of the
+** one before, which recovery treats as the newest (it removes the empty
+** one). Both are notes, not damage; the mount logs no error. (Found by a
+** crash torture: dump reported DAMAGE, the mount an error line.) */
+Test(inspect, roll_cut_short_by_a_crash_is_a_note)
+{
+	char segs[MAX_SEGS][T_SEG_NAME_LEN + 1];
+	static const char zeros[8192];
+	char *out, *err, *log;
+	int st, fd;
+
+	size_t n = plain_topic(segs);
+	fd = open(h_work("data/topics/web/%s", segs[n - 1]), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0);
+	cr_assert(write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros);
+	close(fd);
+	cr_assert(h_write_file(h_work("data/topics/web/00000000000000001000.log"), "", 0) == 0);
+
+	st = DUMP(&out, &err, H.data);
+	cr_assert_eq(st, 0, "dump exited %d:\n%s%s", st, out, err);
+	cr_expect(strstr(out, "00000000000000001000.log") != NULL &&
+			  strstr(out, "created but never written") != NULL,
+		  "%s", out);
+	cr_expect(hasf(out, "  note: topic web, segment %s, byte ", segs[n - 1]) &&
+			  strstr(out, "8192 zero bytes after the batches (room made ahead"),
+		  "%s", out);
+	cr_expect(strstr(out, "no damage, 2 notes\n") != NULL, "%s", out);
+	free(out);
+	free(err);
+
+	h_mount("segment.bytes=4096,compression.type=none");
+	h_umount();
+	log = h_daemon_log();
+	cr_expect(log != NULL && strstr(log, "error") == NULL, "the mount logged an error:\n%s", log);
+	free(log);
+	st = DUMP(&out, &err, H.data);
+	cr_assert_eq(st, 0, "%s%s", out, err);
+	cr_expect(strstr(out, "note") == NULL, "notes after the mount:\n%s", out);
+	cr_expect(strstr(out, "records=1000 ") != NULL, "%s", out);
+	free(out);
+	free(err);
+}
+
 /* Keep appending to TOPIC until killed (a shell loop, h_spawn'ed). */
 static pid_t spawn_writer(const char *topic)
 {
