@@ -350,21 +350,29 @@ Test(inspect, what_a_crash_leaves_is_a_note)
 	free(err);
 }
 
+/* 8192 zero bytes after segment SEG of topic web: room that a bulk writer
+** had made ahead when its daemon died. */
+static void append_room(const char *seg)
+{
+	static const char zeros[8192];
+	int fd = open(h_work("data/topics/web/%s", seg), O_WRONLY | O_APPEND);
+
+	cr_assert(fd >= 0);
+	cr_assert(write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros);
+	close(fd);
+}
+
 /* Zeros after the newest segment's batches are the room that a bulk writer
 ** had made ahead (core/prefill.c) when the daemon died: a note that names
 ** them as such, not damage; the next mount cuts them. */
 Test(inspect, room_left_by_a_crash_is_a_note)
 {
 	char segs[MAX_SEGS][T_SEG_NAME_LEN + 1];
-	static const char zeros[8192];
 	char *out, *err;
-	int st, fd;
+	int st;
 
 	size_t n = plain_topic(segs);
-	fd = open(h_work("data/topics/web/%s", segs[n - 1]), O_WRONLY | O_APPEND);
-	cr_assert(fd >= 0);
-	cr_assert(write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros);
-	close(fd);
+	append_room(segs[n - 1]);
 
 	st = DUMP(&out, &err, H.data);
 	cr_assert_eq(st, 0, "dump exited %d:\n%s%s", st, out, err);
@@ -393,15 +401,11 @@ Test(inspect, room_left_by_a_crash_is_a_note)
 Test(inspect, roll_cut_short_by_a_crash_is_a_note)
 {
 	char segs[MAX_SEGS][T_SEG_NAME_LEN + 1];
-	static const char zeros[8192];
 	char *out, *err, *log;
-	int st, fd;
+	int st;
 
 	size_t n = plain_topic(segs);
-	fd = open(h_work("data/topics/web/%s", segs[n - 1]), O_WRONLY | O_APPEND);
-	cr_assert(fd >= 0);
-	cr_assert(write(fd, zeros, sizeof zeros) == (ssize_t)sizeof zeros);
-	close(fd);
+	append_room(segs[n - 1]);
 	cr_assert(h_write_file(h_work("data/topics/web/00000000000000001000.log"), "", 0) == 0);
 
 	st = DUMP(&out, &err, H.data);
