@@ -33,21 +33,28 @@ struct maint {
 	atomic_int stop;
 };
 
-static int pass(store *s, int64_t now_ms, const atomic_int *stop)
+/* One pass over every topic; *min_flush_ms gets the smallest flush.ms of
+** the topics (INT64_MAX when none). */
+static int pass(store *s, int64_t now_ms, const atomic_int *stop, int64_t *min_flush_ms)
 {
 	char **names;
 	size_t n;
 	int rc = store_topic_names(s, &names, &n);
 
+	*min_flush_ms = INT64_MAX;
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
 		topic *t;
+		cfg c;
 		if (store_topic_get(s, names[i], &t) < 0)
 			continue; /* deleted since the snapshot */
 		int r = compact_topic_pass(t, now_ms, stop);
 		if (r < 0 && rc == 0)
 			rc = r;
+		topic_config(t, &c);
+		if (c.flush_ms < *min_flush_ms)
+			*min_flush_ms = c.flush_ms;
 		topic_unref(t);
 	}
 	store_names_free(names, n);
@@ -56,8 +63,14 @@ static int pass(store *s, int64_t now_ms, const atomic_int *stop)
 
 int maint_pass(store *s, int64_t now_ms)
 {
-	return pass(s, now_ms, NULL);
+	int64_t min_flush_ms;
+
+	return pass(s, now_ms, NULL, &min_flush_ms);
 }
+
+/* The shortest wait between passes: a topic's flush.ms below it is met at
+** this granularity. */
+#define MIN_WAIT_MS 10
 
 static void *run(void *arg)
 {
@@ -72,11 +85,17 @@ static void *run(void *arg)
 		log_warn("cannot lower the background thread's priority: %s", strerror(errno));
 
 	while (!atomic_load(&m->stop)) {
-		pass(m->s, io_now_ms(), &m->stop);
+		int64_t min_flush_ms;
+		pass(m->s, io_now_ms(), &m->stop, &min_flush_ms);
+		/* Syncs and consumer positions are due every flush.ms, which a
+		** topic may set below the interval: wake up for them. */
+		int64_t wait_ms = m->interval_ms;
+		if (min_flush_ms < wait_ms)
+			wait_ms = min_flush_ms > MIN_WAIT_MS ? min_flush_ms : MIN_WAIT_MS;
 		struct timespec until;
 		clock_gettime(CLOCK_REALTIME, &until);
-		until.tv_sec += m->interval_ms / 1000;
-		until.tv_nsec += (m->interval_ms % 1000) * 1000000;
+		until.tv_sec += wait_ms / 1000;
+		until.tv_nsec += (wait_ms % 1000) * 1000000;
 		if (until.tv_nsec >= 1000000000) {
 			until.tv_sec++;
 			until.tv_nsec -= 1000000000;

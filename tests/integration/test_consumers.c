@@ -535,6 +535,39 @@ Test(consumers, consumers_dir_usable_after_rmdir_while_a_file_is_open)
 	close(pin);
 }
 
+/* The position of an open consumer is durable within the topic's flush.ms,
+** also when flush.ms is shorter than the mount's maintenance interval
+** (here 200 ms against 30 s): the background thread wakes up for it. */
+Test(consumers, position_stored_within_flush_ms_below_the_interval)
+{
+	char buf[4096], *pos = NULL;
+	size_t len;
+	int fd;
+	int64_t t0;
+
+	h_umount();
+	h_mount("maintenance.interval.ms=30000");
+	make_topic("t");
+	cr_assert(setxattr(h_mnt("t"), "user.flush.ms", "200", 3, 0) == 0);
+	append_recs("t", 0, 9);
+	fd = open(h_mnt("t/consumers/app"), O_RDONLY);
+	cr_assert(fd >= 0, "open: %s", strerror(errno));
+	cr_assert(read(fd, buf, sizeof buf) > 0);
+	t0 = h_now_ms();
+	while (h_now_ms() - t0 < 3000) {
+		free(pos);
+		pos = h_read_file(h_work("data/topics/t/consumers/app.pos"), &len);
+		if (pos != NULL && strcmp(pos, "offset=10\n") == 0)
+			break;
+		h_sleep_ms(20);
+	}
+	cr_expect(pos != NULL && strcmp(pos, "offset=10\n") == 0,
+		  "after 3 s the stored position is \"%s\", want offset=10 (flush.ms=200)",
+		  pos ? pos : "(no file)");
+	free(pos);
+	close(fd);
+}
+
 Test(consumers, whole_records_per_read_long_record_in_pieces)
 {
 	struct h_buf b = { 0 }, got = { 0 };
