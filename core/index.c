@@ -229,7 +229,7 @@ static unsigned char *encode_file(uint64_t base_offset, const idx *x, const idx_
 }
 
 int idx_write_sealed(int dirfd, const char *name, uint64_t base_offset, const idx *x,
-		     const idx_summary *sum)
+		     const idx_summary *sum, int durable)
 {
 	size_t len;
 	unsigned char *buf = encode_file(base_offset, x, sum, &len);
@@ -237,7 +237,8 @@ int idx_write_sealed(int dirfd, const char *name, uint64_t base_offset, const id
 
 	if (!buf)
 		return -ENOMEM;
-	rc = io_replace_file(dirfd, name, buf, len);
+	rc = durable ? io_replace_file(dirfd, name, buf, len)
+		     : io_replace_file_lazily(dirfd, name, buf, len);
 	free(buf);
 	return rc;
 }

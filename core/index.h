@@ -66,9 +66,11 @@ ssize_t idx_find_time(const idx *x, int64_t ts_ms);
 int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *sealed,
 	     idx_summary *sum);
 
-/* Write the complete index of a sealed segment, durably replacing name. */
+/* Write the complete index of a sealed segment, replacing name: durably,
+** or (durable 0) with no fsync, where the segment's data was synced before
+** and a lost or empty index is rebuilt at the next mount. */
 int idx_write_sealed(int dirfd, const char *name, uint64_t base_offset, const idx *x,
-		     const idx_summary *sum);
+		     const idx_summary *sum, int durable);
 
 /*
 ** The growing index of the newest segment: idx_open_active() (re)writes the

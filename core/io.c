@@ -125,7 +125,7 @@ int io_fsync(int fd)
 	return fsync(fd) < 0 ? -errno : 0;
 }
 
-int io_replace_file(int dirfd, const char *name, const void *buf, size_t len)
+static int replace_file(int dirfd, const char *name, const void *buf, size_t len, int durable)
 {
 	char tmp[NAME_MAX + 1];
 	int fd, rc;
@@ -144,16 +144,26 @@ int io_replace_file(int dirfd, const char *name, const void *buf, size_t len)
 	if (fd < 0)
 		return -errno;
 	rc = io_pwrite_all(fd, buf, len, 0);
-	if (rc == 0)
+	if (rc == 0 && durable)
 		rc = io_fsync(fd);
 	close(fd);
 	if (rc == 0 && renameat(dirfd, tmp, dirfd, name) < 0)
 		rc = -errno;
-	if (rc == 0)
-		rc = io_fsync(dirfd);
-	else
+	if (rc < 0)
 		unlinkat(dirfd, tmp, 0);
+	else if (durable)
+		rc = io_fsync(dirfd);
 	return rc;
+}
+
+int io_replace_file(int dirfd, const char *name, const void *buf, size_t len)
+{
+	return replace_file(dirfd, name, buf, len, 1);
+}
+
+int io_replace_file_lazily(int dirfd, const char *name, const void *buf, size_t len)
+{
+	return replace_file(dirfd, name, buf, len, 0);
 }
 
 int io_read_file(int dirfd, const char *name, char **buf, size_t *len)

@@ -36,9 +36,12 @@ int io_fsync(int fd);
 ** new file (and maybe a stale "*.tmp", which the owner removes at open).
 ** When "name.tmp" would pass NAME_MAX (a consumer of a 249-character name
 ** is "NAME.pos"), the temporary file is a prefix of name, a hash of the
-** whole name and ".tmp".
+** whole name and ".tmp". io_replace_file_lazily() does the same with no
+** fsync: after a crash, name may be the old file, the new one, or empty,
+** which suits derived data that a reader checks and rebuilds.
 */
 int io_replace_file(int dirfd, const char *name, const void *buf, size_t len);
+int io_replace_file_lazily(int dirfd, const char *name, const void *buf, size_t len);
 
 /* Read a whole (small) file into a malloc'd buffer (*len bytes, plus a
 ** NUL after them). */

@@ -596,7 +596,7 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	sum = (idx_summary){.end_offset = s->end_offset, .end_bytepos = s->end_bytepos,
 			    .records = s->records, .max_ts_ms = s->max_ts_ms, .size = file_end,
 			    .seg_crc = s->hdr_crc};
-	if ((rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum)) < 0)
+	if ((rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum, 1)) < 0)
 		log_warn("segment %s: cannot store its rebuilt index (%s); it is rebuilt again next time",
 			 name, strerror(-rc));
 	return 0; /* the index in memory serves this mount */
@@ -743,9 +743,13 @@ int seg_seal(int dirfd, seg *s)
 	if (rc < 0)
 		return rc;
 	/* The index is derived data: without it (a full disk) the segment is
-	** sealed all the same, and the next open rebuilds the index. */
+	** sealed all the same, and the next open rebuilds the index. So it is
+	** written with no fsync (one sync a seal instead of three: many small
+	** segments rolled fast kept the background thread behind): after a
+	** power loss the old growing index, or an empty one, is rebuilt by a
+	** scan, and the data it describes is synced already. */
 	seg_index_name(s->base_offset, name);
-	if ((rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum)) < 0)
+	if ((rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum, 0)) < 0)
 		log_warn("segment %s: cannot write its sealed index (%s); it is rebuilt at the next mount",
 			 name, strerror(-rc));
 	return 0;
@@ -1167,7 +1171,7 @@ int seg_writer_commit(seg_writer *w, seg **out)
 			    .records = o->records, .max_ts_ms = o->max_ts_ms, .size = o->size,
 			    .seg_crc = o->hdr_crc};
 	seg_index_name(o->base_offset, name);
-	if ((rc = idx_write_sealed(w->dirfd, name, o->base_offset, &o->index, &sum)) < 0)
+	if ((rc = idx_write_sealed(w->dirfd, name, o->base_offset, &o->index, &sum, 1)) < 0)
 		goto fail;
 	seg_log_name(o->base_offset, name);
 	snprintf(tmp, sizeof tmp, "%s.tmp", name);
