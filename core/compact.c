@@ -20,7 +20,8 @@
 **      never deleted, so the log's end (offsets and byte positions) stays.
 **   4. Compaction (cleanup.policy has "compact" and key.separator is set),
 **      when the share of sealed bytes written since the last compaction
-**      reaches min.cleanable.dirty.ratio. A map of key -> newest offset is
+**      reaches min.cleanable.dirty.ratio, or when tombstones that an
+**      earlier compaction kept are due to go (below). A map of key -> newest offset is
 **      built from those "dirty" segments; then every sealed segment is
 **      rewritten keeping a record iff it has no key, or it is the newest
 **      record of its key that the map knows (or the map does not know its

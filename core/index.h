@@ -60,8 +60,9 @@ ssize_t idx_find_time(const idx *x, int64_t ts_ms);
 ** Entries are kept up to the first one that fails its check. *sealed is 1
 ** when the header carries a summary (*sum is filled then).
 ** Returns 0; -ENOENT when missing; -ENODATA when shorter than its header
-** (a growing index that a power loss cut: a sealed one is synced whole
-** before it gets its name); -EBADMSG when the header is damaged.
+** (what a power loss leaves of an index written without a sync: a growing
+** one, or a seal's; rewrites replace theirs durably); -EBADMSG when the
+** header is damaged.
 */
 int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *sealed,
 	     idx_summary *sum);

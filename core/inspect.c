@@ -433,9 +433,17 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 		finding(in, 0, x->name, -1, "its index %s is missing; the next mount rebuilds it", name);
 		return;
 	}
-	if (rc == -EBADMSG || rc == -ENODATA) {
-		finding(in, !x->newest, x->name, -1, "its index %s %s%s", name,
-			rc == -EBADMSG ? "has a damaged header" : "is shorter than its header",
+	if (rc == -ENODATA) {
+		/* The newest segment's index and a seal's are written with no
+		** sync: a power loss can leave either empty. */
+		finding(in, 0, x->name, -1,
+			"its index %s is shorter than its header (left by a crash: it was written "
+			"without a sync); the next mount rebuilds it",
+			name);
+		return;
+	}
+	if (rc == -EBADMSG) {
+		finding(in, !x->newest, x->name, -1, "its index %s has a damaged header%s", name,
 			x->newest ? " (left by a crash: the newest segment's index is not synced; "
 				    "the next mount rebuilds it)"
 				  : "");

@@ -596,9 +596,15 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 	sum = (idx_summary){.end_offset = s->end_offset, .end_bytepos = s->end_bytepos,
 			    .records = s->records, .max_ts_ms = s->max_ts_ms, .size = file_end,
 			    .seg_crc = s->hdr_crc};
-	if ((rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum, 1)) < 0)
+	/* A sealed index says the data it describes is synced (the next
+	** mount trusts it, and header_synced with it): sync first. The data
+	** may only be in the page cache, after a kill before its seal. */
+	if ((rc = io_datasync(s->fd)) < 0 ||
+	    (rc = idx_write_sealed(dirfd, name, s->base_offset, &s->index, &sum, 1)) < 0)
 		log_warn("segment %s: cannot store its rebuilt index (%s); it is rebuilt again next time",
 			 name, strerror(-rc));
+	else
+		s->header_synced = 1;
 	return 0; /* the index in memory serves this mount */
 }
 

@@ -1141,10 +1141,18 @@ again:
 			rc = topic_finish_seals(t);
 		} else if (newest) {
 			rc = topic_sync(t);
-		} else if ((rc = io_datasync(next->fd)) == 0) {
+		} else {
+			rc = io_datasync(next->fd);
 			pthread_mutex_lock(&t->mu);
-			next->header_synced = 1;
+			if (rc == 0)
+				next->header_synced = 1;
+			else
+				t->failed = 1; /* a retry would succeed over lost pages */
 			pthread_mutex_unlock(&t->mu);
+			if (rc < 0)
+				log_error("topic %s: cannot sync segment %020" PRIu64
+					  " (%s); appends are refused until remount",
+					  t->name, next->base_offset, strerror(-rc));
 		}
 		seg_unref(next);
 		if (rc < 0)

@@ -14,6 +14,7 @@
 ** open and forget the inodes, then store_close(), which syncs every topic.
 */
 #include <errno.h>
+#include <libgen.h>
 #include <limits.h>
 #include <malloc.h>
 #include <signal.h>
@@ -260,6 +261,32 @@ static void parse_args(int argc, char *argv[], struct options *o)
 		die_usage("%s", "MOUNTPOINT is an empty string");
 }
 
+/*
+** Whether path can be a data directory, which is a matter of the argument:
+** a directory we may use, or a name in one (store_open creates it).
+** Returns 0 or the -errno that makes it a bad argument. What goes wrong
+** inside a data directory is not the argument's fault (exit 1).
+*/
+static int datadir_usable(const char *path)
+{
+	struct stat st;
+	char *copy;
+	int rc;
+
+	if (stat(path, &st) == 0) {
+		if (!S_ISDIR(st.st_mode))
+			return -ENOTDIR;
+		return access(path, R_OK | W_OK | X_OK) == 0 ? 0 : -errno;
+	}
+	if (errno != ENOENT)
+		return -errno;
+	if ((copy = strdup(path)) == NULL)
+		return -ENOMEM;
+	rc = stat(dirname(copy), &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	free(copy);
+	return rc;
+}
+
 /* Many topics mean many open segment files: take every descriptor the
 ** hard limit allows. */
 static void raise_nofile_limit(void)
@@ -356,6 +383,11 @@ int main(int argc, char *argv[])
 			strerror(errno));
 		goto out;
 	}
+	if ((rc = datadir_usable(datadir)) < 0) {
+		fprintf(stderr, "topicfs: DATADIR '%s': %s\n", o.datadir, strerror(-rc));
+		ret = EXIT_USAGE;
+		goto out;
+	}
 	if (tfs_new(datadir, o.maintenance_interval_ms, &fs) < 0) {
 		fprintf(stderr, "topicfs: out of memory\n");
 		goto out;
@@ -393,12 +425,7 @@ int main(int argc, char *argv[])
 	if (rc < 0) {
 		fprintf(stderr, "topicfs: cannot open DATADIR '%s': %s\n",
 			o.datadir, strerror(-rc));
-		/* A path that cannot be a data directory is a bad argument;
-		** damage or an I/O error inside one is not. */
-		if (rc == -ENOTDIR || rc == -ENOENT || rc == -EACCES || rc == -ELOOP ||
-		    rc == -ENAMETOOLONG || rc == -EROFS)
-			ret = EXIT_USAGE;
-		goto out_session;
+		goto out_session; /* damage or an I/O error inside DATADIR: exit 1 */
 	}
 	tfs_set_store(fs, s);
 

@@ -83,6 +83,27 @@ Test(cli, datadir_that_cannot_be_one)
 	h_expect_refusal(argv, H.mnt, 2, "a DATADIR whose parent does not exist");
 }
 
+/* Trouble inside a data directory (here a topic directory without its
+** topic.conf) is not a bad argument: exit 1, with log lines that say what,
+** and nothing mounted. */
+Test(cli, damage_inside_datadir_exits_1)
+{
+	char *argv[] = { getenv("TOPICFS_BIN"), "-f", H.data, H.mnt, NULL };
+	char *out, *err;
+	int status;
+
+	cr_assert(argv[0] != NULL, "TOPICFS_BIN is not set");
+	cr_assert(mkdir(H.data, 0755) == 0 || errno == EEXIST);
+	cr_assert(mkdir(h_work("data/topics"), 0755) == 0 || errno == EEXIST);
+	cr_assert(mkdir(h_work("data/topics/broken"), 0755) == 0);
+	status = h_run(argv, 10000, &out, &err);
+	cr_expect_eq(status, 1, "topicfs exited %d; stderr: %s", status, err);
+	cr_expect(strstr(err, "topic.conf is missing") != NULL, "stderr: %s", err);
+	cr_expect(!h_is_mounted(H.mnt));
+	free(out);
+	free(err);
+}
+
 /* A comma inside an -o value is written "\\," (README, "Command line"). */
 Test(cli, escaped_comma_in_a_setting)
 {

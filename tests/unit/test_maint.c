@@ -9,6 +9,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <sys/stat.h>
 
@@ -604,6 +605,49 @@ Test(maint, deadlines_are_met_during_another_topics_rewrites)
 	topic_unref(big);
 	topic_unref(small);
 	tu_close(s);
+}
+
+/*
+** Retention syncs the segment that becomes the first before it deletes the
+** one ahead of it. When that segment is a sealed one (its index rebuilt at
+** the mount, where its sync failed) and the sync fails, the topic fails as
+** after any failed sync: a retry would succeed over pages the kernel may
+** have dropped.
+*/
+Test(maint, retention_sync_failure_of_a_sealed_segment_fails_the_topic)
+{
+	cfg d;
+	char name[64], path[PATH_MAX];
+	struct iovec iov = {.iov_base = "x\n", .iov_len = 2};
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "r");
+	tu_append(t, "a\n", 2, 0);
+	cr_assert_eq(topic_roll(t), 0);
+	tu_append(t, "b\n", 2, 1);
+	cr_assert_eq(topic_roll(t), 0);
+	tu_append(t, "c\n", 2, 2);
+	topic_unref(t);
+	tu_close(s);
+	/* segment 1's index lost: the mount rebuilds it, and its sync fails */
+	tu_seg_name(name, sizeof name, 1, "index");
+	tu_topic_path(path, "r", name);
+	cr_assert_eq(unlink(path), 0);
+
+	log_set_sink(count_complaints);
+	io_fault_arm(IO_FAULT_SYNC, 1, EIO);
+	s = tu_open(&d);
+	io_fault_arm(IO_FAULT_SYNC, 1, EIO);
+	t = tu_get(s, "r");
+	int rc = topic_drop_oldest(t);
+	io_fault_arm(IO_FAULT_SYNC, 0, 0);
+	log_set_sink(NULL);
+	cr_assert_eq(rc, -EIO, "drop_oldest = %d", rc);
+	cr_assert_eq(topic_append(t, &iov, 1, NULL), -EIO,
+		     "appends go on after a failed sync of the segment left first");
+	topic_unref(t);
+	store_close(s);
 }
 
 /*
