@@ -34,14 +34,15 @@ struct maint {
 };
 
 /* One pass over every topic; *min_flush_ms gets the smallest flush.ms of
-** the topics (INT64_MAX when none). */
+** the topics and of the mount-wide default (which a topic made before the
+** next pass follows). */
 static int pass(store *s, int64_t now_ms, const atomic_int *stop, int64_t *min_flush_ms)
 {
 	char **names;
 	size_t n;
 	int rc = store_topic_names(s, &names, &n);
 
-	*min_flush_ms = INT64_MAX;
+	*min_flush_ms = store_defaults(s)->flush_ms;
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
