@@ -241,6 +241,20 @@ static uint64_t sealed_end_bytepos(int dirfd, uint64_t base, uint64_t next_base)
 	return end;
 }
 
+/* Whether segment base's header says it is stored compressed (0 when the
+** header is bad). */
+static int is_compressed(int dirfd, uint64_t base)
+{
+	seg *s;
+	int compressed;
+
+	if (seg_open_raw(dirfd, base, &s) < 0)
+		return 0;
+	compressed = s->compressed;
+	seg_unref(s);
+	return compressed;
+}
+
 /*
 ** Only a sealed segment is ever compressed, so a compressed newest one has
 ** lost the segment after it (its name and the sealed index of the one
@@ -252,14 +266,10 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 {
 	uint64_t base = (*bases)[*n - 1], end_offset, end_bytepos, *nb;
 	seg *s;
-	int rc, compressed;
+	int rc;
 
-	if (seg_open_raw(t->dirfd, base, &s) < 0)
-		return 0; /* a bad header: recovery repairs or cuts it as before */
-	compressed = s->compressed;
-	seg_unref(s);
-	if (!compressed)
-		return 0;
+	if (!is_compressed(t->dirfd, base))
+		return 0; /* (a bad header: recovery repairs or cuts it as before) */
 	if ((rc = seg_sealed_end(t->dirfd, base, &end_offset, &end_bytepos)) < 0)
 		return rc;
 	if (end_offset <= base)
@@ -328,7 +338,8 @@ static int load_segments(topic *t)
 		const seg *next = first < n ? t->segs[first] : NULL;
 		rc = seg_open(t->dirfd, bases[i], next, &s);
 		if (rc == -EBADMSG && next == NULL && i > 0 && holds_nothing(t->dirfd, bases[i]) &&
-		    sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]) == UINT64_MAX) {
+		    sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]) == UINT64_MAX &&
+		    !is_compressed(t->dirfd, bases[i - 1])) {
 			/* Killed between creating a segment and writing its
 			** header, or the header lost with a power loss: nothing
 			** was ever appended to it, and the segment before it was
@@ -350,9 +361,16 @@ static int load_segments(topic *t)
 			** flipped bit can damage any: rebuild it rather than refuse
 			** the whole data directory. */
 			log_warn("topic %s: segment %020" PRIu64 ": bad header", t->name, bases[i]);
-			uint64_t prev_end = UINT64_MAX;
+			uint64_t prev_end = UINT64_MAX, end_offset, end_bytepos;
 			if (i > 0)
 				prev_end = sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]);
+			/* A compressed segment before an empty one, its index lost
+			** too (a double fault): its end from a scan. */
+			if (prev_end == UINT64_MAX && i > 0 && holds_nothing(t->dirfd, bases[i]) &&
+			    is_compressed(t->dirfd, bases[i - 1]) &&
+			    seg_sealed_end(t->dirfd, bases[i - 1], &end_offset, &end_bytepos) == 0 &&
+			    end_offset <= bases[i])
+				prev_end = end_bytepos;
 			if (seg_repair_header(t->dirfd, bases[i], prev_end) == 0)
 				rc = seg_open(t->dirfd, bases[i], next, &s);
 		}
