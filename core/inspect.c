@@ -788,29 +788,6 @@ static void print_segment_summary(struct ins *in, const struct segx *x)
 ** frame starts after the header; its base byte position is set from the
 ** segment before it once that is walked.
 */
-/*
-** Whether segment x, the newest, with a bad header, is one a roll created
-** and never wrote (a header's length at most) behind prev, which was not
-** sealed yet: recovery removes it then (behind a sealed one, it rebuilds
-** its header instead).
-*/
-static int never_written(int tdir, const struct segx *prev, const struct segx *x)
-{
-	char name[32];
-	struct stat st;
-	idx ix = {0};
-	idx_summary sum;
-	int sealed = 0, sealed_to_x;
-
-	if (fstatat(tdir, x->name, &st, 0) < 0 || st.st_size > SEG_HEADER_SIZE)
-		return 0;
-	seg_index_name(prev->base, name);
-	sealed_to_x = idx_load(tdir, name, prev->base, &ix, &sealed, &sum) == 0 && sealed &&
-		      sum.end_offset == x->base;
-	idx_free(&ix);
-	return !sealed_to_x;
-}
-
 static seg *headerless(int tdir, const struct segx *x)
 {
 	static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
@@ -909,7 +886,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 	for (size_t i = 0; i < n; i++) {
 		rc = seg_open_raw(tdir, v[i].base, &v[i].s);
 		v[i].newest = i == n - 1;
-		if (rc == -EBADMSG && i > 0 && i == n - 1 && never_written(tdir, &v[i - 1], &v[i])) {
+		if (rc == -EBADMSG && i > 0 && i == n - 1 && seg_never_written(tdir, v[i - 1].base, v[i].base)) {
 			/* As recovery does (topic.c, load_segments): the one
 			** before is the newest, whose room it cuts. */
 			finding(in, 0, v[i].name, -1,

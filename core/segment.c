@@ -640,6 +640,50 @@ int seg_open_raw(int dirfd, uint64_t base_offset, seg **out)
 	return open_checked(dirfd, base_offset, O_RDONLY, out);
 }
 
+int seg_holds_nothing(int dirfd, uint64_t base_offset)
+{
+	char name[32];
+	struct stat st;
+
+	seg_log_name(base_offset, name);
+	return fstatat(dirfd, name, &st, 0) == 0 && st.st_size <= SEG_HEADER_SIZE;
+}
+
+uint64_t seg_sealed_end_bytepos(int dirfd, uint64_t base_offset, uint64_t next_base)
+{
+	char name[32];
+	idx x = {0};
+	idx_summary sum;
+	int sealed = 0;
+	uint64_t end = UINT64_MAX;
+
+	seg_index_name(base_offset, name);
+	if (idx_load(dirfd, name, base_offset, &x, &sealed, &sum) == 0 && sealed &&
+	    sum.end_offset == next_base)
+		end = sum.end_bytepos;
+	idx_free(&x);
+	return end;
+}
+
+int seg_is_compressed(int dirfd, uint64_t base_offset)
+{
+	seg *s;
+	int compressed;
+
+	if (open_checked(dirfd, base_offset, O_RDONLY, &s) < 0)
+		return 0;
+	compressed = s->compressed;
+	seg_unref(s);
+	return compressed;
+}
+
+int seg_never_written(int dirfd, uint64_t prev_base, uint64_t base_offset)
+{
+	return seg_holds_nothing(dirfd, base_offset) &&
+	       seg_sealed_end_bytepos(dirfd, prev_base, base_offset) == UINT64_MAX &&
+	       !seg_is_compressed(dirfd, prev_base);
+}
+
 int seg_sealed_end(int dirfd, uint64_t base_offset, uint64_t *end_offset, uint64_t *end_bytepos)
 {
 	char name[32];

@@ -50,6 +50,28 @@ int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out);
 */
 int seg_open_raw(int dirfd, uint64_t base_offset, seg **out);
 
+/* Whether segment base_offset's file is no longer than a header (so it
+** holds no batch). */
+int seg_holds_nothing(int dirfd, uint64_t base_offset);
+
+/* The end byte position that the sealed index of segment base_offset
+** records, when it ends where segment next_base starts; else UINT64_MAX. */
+uint64_t seg_sealed_end_bytepos(int dirfd, uint64_t base_offset, uint64_t next_base);
+
+/* Whether segment base_offset's header says it is stored compressed (0
+** when the header is bad). */
+int seg_is_compressed(int dirfd, uint64_t base_offset);
+
+/*
+** Whether the newest segment base_offset, whose header is bad, is one that
+** a roll created and never wrote (no longer than a header) behind segment
+** prev_base that was not sealed yet (no sealed index ends at it, and it is
+** not compressed, which only sealed segments are). Recovery removes such a
+** segment, and the one before goes on as the newest; behind a sealed one,
+** it rebuilds the empty segment's header instead.
+*/
+int seg_never_written(int dirfd, uint64_t prev_base, uint64_t base_offset);
+
 /*
 ** Where sealed segment base_offset ends (the offset and byte position its
 ** successor starts at): from its sealed index when that matches the file,

@@ -213,48 +213,6 @@ static topic *topic_new(store *st, const char *name)
 	return t;
 }
 
-/* Is segment base's file no longer than a header (so it holds no batch)? */
-static int holds_nothing(int dirfd, uint64_t base)
-{
-	char name[32];
-	struct stat st;
-
-	seg_log_name(base, name);
-	return fstatat(dirfd, name, &st, 0) == 0 && st.st_size <= SEG_HEADER_SIZE;
-}
-
-/* The end bytepos that the sealed index of segment base records, when it
-** ends where the segment next_base starts; else UINT64_MAX. */
-static uint64_t sealed_end_bytepos(int dirfd, uint64_t base, uint64_t next_base)
-{
-	char name[32];
-	idx x = {0};
-	idx_summary sum;
-	int sealed = 0;
-	uint64_t end = UINT64_MAX;
-
-	seg_index_name(base, name);
-	if (idx_load(dirfd, name, base, &x, &sealed, &sum) == 0 && sealed &&
-	    sum.end_offset == next_base)
-		end = sum.end_bytepos;
-	idx_free(&x);
-	return end;
-}
-
-/* Whether segment base's header says it is stored compressed (0 when the
-** header is bad). */
-static int is_compressed(int dirfd, uint64_t base)
-{
-	seg *s;
-	int compressed;
-
-	if (seg_open_raw(dirfd, base, &s) < 0)
-		return 0;
-	compressed = s->compressed;
-	seg_unref(s);
-	return compressed;
-}
-
 /*
 ** Only a sealed segment is ever compressed, so a compressed newest one has
 ** lost the segment after it (its name and the sealed index of the one
@@ -268,7 +226,7 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 	seg *s;
 	int rc;
 
-	if (!is_compressed(t->dirfd, base))
+	if (!seg_is_compressed(t->dirfd, base))
 		return 0; /* (a bad header: recovery repairs or cuts it as before) */
 	if ((rc = seg_sealed_end(t->dirfd, base, &end_offset, &end_bytepos)) < 0)
 		return rc;
@@ -337,9 +295,8 @@ static int load_segments(topic *t)
 		seg *s;
 		const seg *next = first < n ? t->segs[first] : NULL;
 		rc = seg_open(t->dirfd, bases[i], next, &s);
-		if (rc == -EBADMSG && next == NULL && i > 0 && holds_nothing(t->dirfd, bases[i]) &&
-		    sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]) == UINT64_MAX &&
-		    !is_compressed(t->dirfd, bases[i - 1])) {
+		if (rc == -EBADMSG && next == NULL && i > 0 &&
+		    seg_never_written(t->dirfd, bases[i - 1], bases[i])) {
 			/* Killed between creating a segment and writing its
 			** header, or the header lost with a power loss: nothing
 			** was ever appended to it, and the segment before it was
@@ -363,11 +320,11 @@ static int load_segments(topic *t)
 			log_warn("topic %s: segment %020" PRIu64 ": bad header", t->name, bases[i]);
 			uint64_t prev_end = UINT64_MAX, end_offset, end_bytepos;
 			if (i > 0)
-				prev_end = sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]);
+				prev_end = seg_sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]);
 			/* A compressed segment before an empty one, its index lost
 			** too (a double fault): its end from a scan. */
-			if (prev_end == UINT64_MAX && i > 0 && holds_nothing(t->dirfd, bases[i]) &&
-			    is_compressed(t->dirfd, bases[i - 1]) &&
+			if (prev_end == UINT64_MAX && i > 0 && seg_holds_nothing(t->dirfd, bases[i]) &&
+			    seg_is_compressed(t->dirfd, bases[i - 1]) &&
 			    seg_sealed_end(t->dirfd, bases[i - 1], &end_offset, &end_bytepos) == 0 &&
 			    end_offset <= bases[i])
 				prev_end = end_bytepos;
