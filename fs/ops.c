@@ -1122,6 +1122,33 @@ static void tfs_op_fsync(fuse_req_t req, fuse_ino_t ino, int datasync,
 	fuse_reply_err(req, -tfs_file_fsync(file_of(fi)));
 }
 
+/*
+** fallocate: a log grows by appends only, and the other files are
+** read-only. EPERM, not EOPNOTSUPP: on EOPNOTSUPP glibc's posix_fallocate
+** falls back to writing a zero byte into each block of the range, and
+** those writes would be appended to the log as a record of NULs.
+*/
+static void tfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
+			     off_t offset, off_t length,
+			     struct fuse_file_info *fi)
+{
+	struct tfs *fs = tfs_of(req);
+	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
+	char label[LABEL_MAX];
+
+	(void)fi;
+	if (in == NULL) {
+		fuse_reply_err(req, ESTALE);
+		return;
+	}
+	inode_label(in, label, sizeof(label));
+	tfs_log("fallocate '%s' (mode %#x, %lld bytes at %lld): a log only "
+		"grows by appends, and other files are read-only",
+		label, (unsigned)mode, (long long)length, (long long)offset);
+	tfs_inode_put(fs->inodes, in);
+	fuse_reply_err(req, EPERM);
+}
+
 static void tfs_op_release(fuse_req_t req, fuse_ino_t ino,
 			   struct fuse_file_info *fi)
 {
@@ -1430,6 +1457,7 @@ const struct fuse_lowlevel_ops tfs_ops = {
 	.flush = tfs_op_flush,
 	.release = tfs_op_release,
 	.fsync = tfs_op_fsync,
+	.fallocate = tfs_op_fallocate,
 	.opendir = tfs_op_opendir,
 	.readdir = tfs_op_readdir,
 	.releasedir = tfs_op_releasedir,

@@ -9,6 +9,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/falloc.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
@@ -308,6 +310,38 @@ Test(misuse, truncate_keeps_content)
 	}
 	close(fd);
 	assert_content("t/log", "one\ntwo\n", "after ftruncate");
+}
+
+/*
+** fallocate on a log fails with EPERM and stores nothing: through the
+** system call, through posix_fallocate (which glibc would emulate with
+** one-byte writes on EOPNOTSUPP, appending NULs), and through util-linux.
+*/
+Test(misuse, fallocate_is_refused_and_stores_nothing)
+{
+	int fd, rc;
+	char *end;
+
+	make_topic("t", "one\n");
+	fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0, "open: %s", strerror(errno));
+	EXPECT_ERRNO(fallocate(fd, 0, 0, 10000), EPERM, 0, "fallocate(0, 10000)");
+	EXPECT_ERRNO(fallocate(fd, FALLOC_FL_KEEP_SIZE, 0, 4096), EPERM, 0,
+		     "fallocate(KEEP_SIZE)");
+	rc = posix_fallocate(fd, 0, 10000);
+	cr_expect_eq(rc, EPERM, "posix_fallocate: want EPERM, got %s",
+		     rc ? strerrorname_np(rc) : "success");
+	close(fd);
+	cr_expect_neq(h_sh("fallocate -l 10000 $MNT/t/log"), 0, "fallocate(1) succeeded");
+	h_sh("fallocate -x -l 10000 $MNT/t/log"); /* util-linux 2.38 exits 0 */
+	assert_content("t/log", "one\n", "after fallocate");
+	end = h_getxattr(h_mnt("t"), "user.topicfs.end_offset");
+	cr_expect_str_eq(end, "1", "end offset after fallocate");
+	free(end);
+	end = h_daemon_log();
+	cr_expect(strstr(end, "fallocate 't/log'") != NULL,
+		  "no log line says why fallocate was refused");
+	free(end);
 }
 
 /* `>` works like `>>`, and writes append whatever offset they name. */
