@@ -12,7 +12,8 @@
 **   2. Roll the newest segment when its first record is older than
 **      segment.ms, or when all its records are older than retention.ms (so
 **      that an idle topic's old records can go: a newest segment that never
-**      rolls would keep them forever).
+**      rolls would keep them forever). Give back the room made ahead of a
+**      bulk writer once the topic has been quiet for a second.
 **   3. Retention (cleanup.policy has "delete"): delete the oldest sealed
 **      segment while its newest record is older than retention.ms; then
 **      while the topic minus its oldest sealed segment is still at least
@@ -457,6 +458,21 @@ static int roll_step(topic *t, const cfg *c, int64_t now)
 	return rc < 0 ? rc : topic_finish_seals(t);
 }
 
+/* Room made ahead of a bulk writer (prefill.c) is zeros at the end of the
+** newest segment's file; once the topic has had no append for this long,
+** the file is cut back to its batches, so that DATADIR holds what the
+** figures say. */
+#define ROOM_QUIET_MS 1000
+
+static void room_step(topic *t, int64_t now)
+{
+	pthread_mutex_lock(&t->mu);
+	int64_t last_append = t->last_ts_ms;
+	pthread_mutex_unlock(&t->mu);
+	if (now - last_append >= ROOM_QUIET_MS)
+		topic_give_back_room(t);
+}
+
 static int retention_step(topic *t, const cfg *c, int64_t now)
 {
 	int rc = 0;
@@ -617,6 +633,7 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 		rc = r;
 	if ((r = roll_step(t, &c, now)) < 0 && !rc)
 		rc = r;
+	room_step(t, now);
 	if ((r = retention_step(t, &c, now)) < 0 && !rc)
 		rc = r;
 	if (!(stop && atomic_load(stop)) && (r = compaction_step(t, &c, now, 0, stop)) < 0 && !rc)

@@ -108,6 +108,10 @@ void topic_set_name(topic *t, const char *name);
 void topic_release_room(topic *t);
 
 /* topic.c, for maint.c and compact.c (the background thread) */
+/* A quiet topic's newest segment gives back the room made ahead of a bulk
+** writer (the file is cut to its batches); room is made again for the next
+** bulk writer. Returns whether there was any. */
+int topic_give_back_room(topic *t);
 /* Put nw in place of old in the segment list; takes over nw's reference.
 ** Returns -ENOENT (and drops nw) when old is no longer listed. */
 int topic_replace_segment(topic *t, seg *old, seg *nw);

@@ -941,7 +941,9 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		if (x->first_offset != UINT64_MAX && start == UINT64_MAX)
 			start = x->first_offset;
 		records += x->records;
-		stored += x->s->size;
+		/* As the mount counts it: room made ahead of a bulk writer
+		** (zeros after the newest segment's batches) is not stored. */
+		stored += x->newest && !x->s->compressed && x->walked ? x->valid_end : x->s->size;
 		end = x->end_offset;
 	}
 	if (start == UINT64_MAX)

@@ -35,7 +35,9 @@
 ** ON DISK. While room is made, the newest segment's file is longer than its
 ** batches: zero bytes follow them (up to PREFILL_AHEAD). A roll, a failed
 ** append and a clean close cut the file back to its batches
-** (prefill_release_locked, seg_unref); after a crash, recovery stops at
+** (prefill_release_locked, seg_unref), and so does a quiet second in the
+** topic (prefill_give_back_locked, from compact.c's pass, after which room
+** is made again for the next bulk writer); after a crash, recovery stops at
 ** the first zero header and cuts there, as at any torn tail (segment.c).
 ** Bytes written through the mapping are in the page cache once the copy
 ** returns, as a pwrite's are: a crash of the daemon loses none of them,
@@ -353,6 +355,22 @@ void prefill_release_locked(topic *t, seg *s)
 	/* The helper's reference would keep the file open after a roll or a
 	** deletion, which retention or rm -r means to free. */
 	prefill_forget(store_prefill(t->st));
+}
+
+int prefill_give_back_locked(topic *t, seg *s)
+{
+	int had;
+
+	pthread_mutex_lock(&t->fill_mu);
+	had = s->room_end > s->size || s->map != NULL;
+	if (had && !atomic_load(&s->no_room)) {
+		release(s);
+		/* No step can run meanwhile (fill_mu) nor any batch come
+		** (append_mu): s starts over as a segment never given room. */
+		atomic_store(&s->no_room, 0);
+	}
+	pthread_mutex_unlock(&t->fill_mu);
+	return had;
 }
 
 /* Under fill_mu: the newest segment of t is still s, open for appends;

@@ -59,4 +59,10 @@ void prefill_end_locked(topic *t, seg *s, size_t batch_text);
 ** and the helper holds no reference). */
 void prefill_release_locked(topic *t, seg *s);
 
+/* For compact.c's pass, under t's append_mu: the bulk writer of s has
+** gone quiet, so the room made ahead goes (the file is cut back to its
+** batches and unmapped), but s may get room again when a bulk writer
+** comes back. Returns whether there was room to give back. */
+int prefill_give_back_locked(topic *t, seg *s);
+
 #endif

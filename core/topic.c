@@ -506,6 +506,25 @@ void topic_release_room(topic *t)
 	pthread_mutex_unlock(&t->append_mu);
 }
 
+int topic_give_back_room(topic *t)
+{
+	int had = 0;
+
+	/* Most passes find no room: look without taking the writers' lock. */
+	pthread_mutex_lock(&t->mu);
+	had = t->nsegs > 0 && atomic_load(&t->segs[t->nsegs - 1]->ready) > 0;
+	pthread_mutex_unlock(&t->mu);
+	if (!had)
+		return 0;
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	seg *s = t->nsegs && !t->deleted ? t->segs[t->nsegs - 1] : NULL;
+	pthread_mutex_unlock(&t->mu);
+	had = s ? prefill_give_back_locked(t, s) : 0;
+	pthread_mutex_unlock(&t->append_mu);
+	return had;
+}
+
 int topic_roll(topic *t)
 {
 	int rc;

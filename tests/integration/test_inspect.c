@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -389,6 +390,34 @@ Test(inspect, room_left_by_a_crash_is_a_note)
 	st = DUMP(&out, &err, H.data);
 	cr_assert_eq(st, 0, "%s%s", out, err);
 	cr_expect(strstr(out, "note") == NULL, "notes after a mount cut the zeros:\n%s", out);
+	free(out);
+	free(err);
+}
+
+/* dump beside a daemon whose bulk writer has room made ahead: its figures
+** count the batches, as the mount's do (the room's zeros are a note). */
+Test(inspect, figures_beside_room_made_ahead_are_the_mounts)
+{
+	char *out, *err, *fig, *stored;
+	int st;
+
+	/* No background pass during the test: it would give the room back. */
+	h_mount("maintenance.interval.ms=600000,flush.ms=600000");
+	cr_assert(mkdir(h_mnt("b"), 0755) == 0);
+	H_SH_OK("head -c 6000000 /dev/urandom | base64 -w 150 > $WORK/want &&"
+		" cat $WORK/want >> $MNT/b/log");
+	fig = figures_of("b");
+	stored = h_getxattr(h_mnt("b"), "user.topicfs.stored_bytes");
+	cr_assert(stored != NULL);
+	cr_assert_gt(h_file_size(h_work("data/topics/b/00000000000000000000.log")), atoll(stored),
+		     "no room was made after the bulk append (%s bytes stored)", stored);
+	free(stored);
+	st = DUMP(&out, &err, H.data, "b");
+	cr_assert_eq(st, 0, "dump exited %d:\n%s%s", st, out, err);
+	cr_expect(strstr(out, fig) != NULL, "b's figures, as the mount said:\n%sdump:\n%s", fig,
+		  out);
+	cr_expect(strstr(out, "zero bytes after the batches (room made ahead") != NULL, "%s", out);
+	free(fig);
 	free(out);
 	free(err);
 }
