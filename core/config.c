@@ -170,6 +170,27 @@ int cfg_set(cfg *c, int k, const char *v, size_t n)
 	return 0;
 }
 
+const char *cfg_rule(int k, char *buf, size_t buflen)
+{
+	const struct cfg_def *d = k >= 0 && k < CFG_NKEYS ? &defs[k] : NULL;
+
+	if (!d)
+		snprintf(buf, buflen, "nothing (no such setting)");
+	else if (d->type == T_INT)
+		snprintf(buf, buflen, "%sa decimal integer from %" PRId64 " to %" PRId64,
+			 d->allow_minus1 ? "-1 or " : "", d->min, d->max);
+	else if (d->type == T_RATIO)
+		snprintf(buf, buflen, "a decimal from 0 to 1 (at most 19 digits)");
+	else if (d->type == T_POLICY)
+		snprintf(buf, buflen, "delete, compact or compact,delete");
+	else if (d->type == T_SEPARATOR)
+		snprintf(buf, buflen, "at most %d bytes, no newline or NUL",
+			 CFG_KEY_SEPARATOR_MAX);
+	else
+		snprintf(buf, buflen, "zstd or none");
+	return buf;
+}
+
 void cfg_defaults(cfg *c)
 {
 	memset(c, 0, sizeof *c);

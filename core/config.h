@@ -74,6 +74,10 @@ int cfg_key_find(const char *name);
 */
 int cfg_set(cfg *c, int k, const char *value, size_t value_len);
 
+/* What cfg_set accepts for key k, as words for a log line ("an integer
+** from 1 to 22"), in buf. Returns buf. */
+const char *cfg_rule(int k, char *buf, size_t buflen);
+
 /* Forget the explicit value of key k (it falls back to the default). */
 void cfg_unset(cfg *c, int k);
 

@@ -951,9 +951,12 @@ static int config_change(topic *t, int k, const char *value, size_t value_len)
 		cfg_unset(&own, k);
 	else if (rc == 0)
 		rc = cfg_set(&own, k, value, value_len);
-	if (rc == -EINVAL)
-		log_warn("topic %s: refused %s='%.*s': not a valid value", t->name, cfg_key_name(k),
-			 (int)(value_len > 64 ? 64 : value_len), value);
+	if (rc == -EINVAL) {
+		char shown[96], rule[96];
+		log_warn("topic %s: refused %s='%s': not %s", t->name, cfg_key_name(k),
+			 log_printable(value, value_len, shown, sizeof shown),
+			 cfg_rule(k, rule, sizeof rule));
+	}
 	return conf_commit(t, rc, &own, &m);
 }
 

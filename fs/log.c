@@ -20,17 +20,6 @@ void tfs_log(const char *fmt, ...)
 	log_msg(LOG_LVL_WARN, "%s", line);
 }
 
-const char *tfs_log_printable(const char *s, size_t len, char *out,
-			      size_t outlen)
-{
-	size_t i, n = len < outlen - 1 ? len : outlen - 1;
-
-	for (i = 0; i < n; i++)
-		out[i] = (s[i] >= 0x20 && s[i] < 0x7f) ? s[i] : '?';
-	out[n] = '\0';
-	return out;
-}
-
 static void syslog_sink(int level, const char *line)
 {
 	int prio = level == LOG_LVL_ERROR  ? LOG_ERR

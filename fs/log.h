@@ -17,10 +17,8 @@
 ** stderr shows "topicfs: warning: <line>". Safe from any thread. */
 void tfs_log(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* s (len bytes, any bytes) as printable text for a message, in out: at
-** most outlen - 1 bytes, unprintable bytes shown as '?'. Returns out. */
-const char *tfs_log_printable(const char *s, size_t len, char *out,
-			      size_t outlen);
+/* Names and values from requests go into lines through the core's
+** log_printable (core/log.h). */
 
 /* Send every later line, the core's included, to syslog (facility daemon)
 ** instead of stderr: for the daemon once it has detached. Call it before

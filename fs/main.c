@@ -174,8 +174,9 @@ static void parse_one_opt(struct options *o, const char *opt)
 		return;
 	}
 	if (eq == NULL || cfg_set(&o->defaults, k, eq + 1, strlen(eq + 1)) < 0) {
-		fprintf(stderr, "topicfs: bad value for %s: '%s'\n", key,
-			eq ? eq + 1 : "");
+		char rule[96];
+		fprintf(stderr, "topicfs: bad value for %s: '%s': not %s\n", key,
+			eq ? eq + 1 : "", cfg_rule(k, rule, sizeof rule));
 		exit(EXIT_USAGE);
 	}
 }

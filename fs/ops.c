@@ -41,6 +41,7 @@
 #include <unistd.h>
 
 #include "../core/consumer.h"
+#include "../core/log.h"
 #include "../core/maint.h"
 #include "../core/store.h"
 #include "../core/topic.h"
@@ -168,7 +169,7 @@ static const char *path_label(const tfs_inode *dir, const char *name,
 	char tname[STORE_NAME_MAX + 1];
 	char shown[STORE_NAME_MAX + 1];
 
-	tfs_log_printable(name, strlen(name), shown, sizeof(shown));
+	log_printable(name, strlen(name), shown, sizeof(shown));
 	if (dir->t == NULL) {
 		snprintf(buf, len, "%s", shown);
 	} else {

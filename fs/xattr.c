@@ -252,8 +252,11 @@ int tfs_xattr_remove(const tfs_inode *in, const char *name)
 	char tname[STORE_NAME_MAX + 1];
 	topic *t = in->t;
 
-	if (in->kind == TFS_CONSUMER && strcmp(name, POSITION_NAME) == 0)
-		return -EPERM; /* rm the consumer file to forget it */
+	if (in->kind == TFS_CONSUMER && strcmp(name, POSITION_NAME) == 0) {
+		tfs_log("removexattr consumer '%s' %s: a consumer always has a "
+			"position; rm its file to forget it", in->name, name);
+		return -EPERM;
+	}
 	if (in->kind != TFS_TOPIC)
 		return -ENODATA;
 

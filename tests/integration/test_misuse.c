@@ -292,6 +292,37 @@ Test(misuse, bad_setting_value)
 	}
 }
 
+/* A refused value is logged on one line, with what would be accepted: a
+** value cannot start a log line of its own, and a NUL in it shows. */
+Test(misuse, refused_setting_logs_one_line_with_the_rule)
+{
+	static const char forged[] = "5\ntopicfs: error: forged";
+	char *log;
+
+	make_topic("t", "");
+	EXPECT_ERRNO(setxattr(h_mnt("t"), "user.segment.bytes", forged, strlen(forged), 0), EINVAL,
+		     0, "setxattr segment.bytes with a newline");
+	EXPECT_ERRNO(setxattr(h_mnt("t"), "user.compression.type", "zstd\0x", 6, 0), EINVAL, 0,
+		     "setxattr compression.type with a NUL");
+	EXPECT_ERRNO(setxattr(h_mnt("t"), "user.max.message.bytes", "67108865", 8, 0), EINVAL, 0,
+		     "setxattr max.message.bytes above its range");
+	EXPECT_ERRNO(removexattr(h_mnt("t/consumers/c"), "user.topicfs.offset"), EPERM, 0,
+		     "removexattr of a consumer's position");
+	log = h_daemon_log();
+	cr_expect(strstr(log, "\ntopicfs: error: forged") == NULL,
+		  "a refused value started a log line:\n%s", log);
+	cr_expect(strstr(log, "refused segment.bytes='5\\x0atopicfs: error: forged': not a "
+			      "decimal integer from 1 to 2147483647") != NULL,
+		  "%s", log);
+	cr_expect(strstr(log, "refused compression.type='zstd\\x00x': not zstd or none") != NULL,
+		  "%s", log);
+	cr_expect(strstr(log, "refused max.message.bytes='67108865': not a decimal integer from "
+			      "1 to 67108864") != NULL,
+		  "%s", log);
+	cr_expect(strstr(log, "removexattr consumer 'c' user.topicfs.offset") != NULL, "%s", log);
+	free(log);
+}
+
 /* truncate -s 0 succeeds and keeps the content; other sizes keep it too. */
 Test(misuse, truncate_keeps_content)
 {

@@ -14,6 +14,7 @@
 
 #include <criterion/criterion.h>
 
+#include "log.h"
 #include "util.h"
 
 TestSuite(names, .init = tu_setup, .fini = tu_teardown, .timeout = 60);
@@ -782,4 +783,23 @@ Test(store, second_open_is_ebusy)
 	t = tu_get(s, "alive");
 	topic_unref(t);
 	tu_close(s);
+}
+
+/* Values from requests reach the log as one printable line, cut to fit. */
+Test(config, values_are_logged_printable_and_cut_to_fit)
+{
+	char out[16], rule[96];
+
+	cr_assert_str_eq(log_printable("a\\b\n\0c", 6, out, sizeof out), "a\\x5cb\\x0a\\x00c");
+	cr_assert_str_eq(log_printable("0123456789abcdefgh", 18, out, sizeof out),
+			 "0123456789ab...");
+	cr_assert_str_eq(log_printable("0123456789abc\n", 14, out, sizeof out), "0123456789ab...");
+	cr_assert_str_eq(log_printable("", 0, out, sizeof out), "");
+	cr_assert_str_eq(cfg_rule(cfg_key_find("retention.ms"), rule, sizeof rule),
+			 "-1 or a decimal integer from 0 to 9223372036854775807");
+	cr_assert_str_eq(cfg_rule(cfg_key_find("compression.level"), rule, sizeof rule),
+			 "a decimal integer from 1 to 22");
+	for (int k = 0; k < CFG_NKEYS; k++)
+		cr_expect(strlen(cfg_rule(k, rule, sizeof rule)) > 0, "no rule for %s",
+			  cfg_key_name(k));
 }
