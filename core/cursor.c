@@ -283,33 +283,66 @@ static int advance(cursor *c)
 ** the record) where pos is. The record iterator is left behind; advance()
 ** walks it forward again if record reads (cur_next) follow.
 */
+/* Make the batch holding c->pos (or, after a skip, the next retained
+** byte) current, unless it is. Returns 1, 0 or a negative errno. */
+static int at_batch(cursor *c)
+{
+	if (!c->have_batch || c->pos >= rec_end_bytepos(&c->b) || c->pos < c->b.base_bytepos ||
+	    (c->have_rec == 0 && c->min_offset > c->b.base_offset))
+		return advance(c);
+	return 1;
+}
+
+/* Copy up to len bytes of the current batch from c->pos to out; advance. */
+static size_t take(cursor *c, unsigned char *out, size_t len)
+{
+	size_t in = (size_t)(c->pos - c->b.base_bytepos);
+	size_t n = c->b.rendered - in;
+
+	if (n > len)
+		n = len;
+	memcpy(out, c->text + in, n);
+	c->pos += n;
+	c->have_rec = 0;
+	if (c->pos == rec_end_bytepos(&c->b))
+		c->have_batch = 0;
+	return n;
+}
+
 ssize_t cur_read(cursor *c, void *buf, size_t len)
 {
 	unsigned char *out = buf;
 	size_t done = 0;
 
 	while (done < len) {
-		if (!c->have_batch || c->pos >= rec_end_bytepos(&c->b) ||
-		    c->pos < c->b.base_bytepos || (c->have_rec == 0 && c->min_offset > c->b.base_offset)) {
-			int rc = advance(c);
-			if (rc <= 0) {
-				if (done > 0)
-					break;
-				return rc;
-			}
+		int rc = at_batch(c);
+		if (rc <= 0) {
+			if (done > 0)
+				break;
+			return rc;
 		}
-		size_t in = (size_t)(c->pos - c->b.base_bytepos);
-		size_t n = c->b.rendered - in;
-		if (n > len - done)
-			n = len - done;
-		memcpy(out + done, c->text + in, n);
-		done += n;
-		c->pos += n;
-		c->have_rec = 0;
-		if (c->pos == rec_end_bytepos(&c->b))
-			c->have_batch = 0;
+		done += take(c, out + done, len - done);
 	}
 	return (ssize_t)done;
+}
+
+ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len)
+{
+	unsigned char *out = buf;
+	size_t filled = 0; /* out[0, filled) is settled */
+
+	cur_seek(c, pos);
+	while (filled < len) {
+		int rc = at_batch(c);
+		if (rc < 0 && filled == 0)
+			return rc;
+		if (rc <= 0 || c->pos >= pos + len)
+			break; /* the end for now, or nothing more in the window */
+		size_t at = (size_t)(c->pos - pos);
+		memset(out + filled, 0, at - filled); /* removed bytes */
+		filled = at + take(c, out + at, len - at);
+	}
+	return (ssize_t)filled;
 }
 
 /* The next whole record at or after pos, made current (pos moves to its

@@ -56,6 +56,15 @@ uint64_t cur_pos(const cursor *c);
 */
 ssize_t cur_read(cursor *c, void *buf, size_t len);
 
+/*
+** The bytes [pos, pos + len) of the rendered log where they lie, into buf:
+** bytes that no retained record covers read as zeros, and nothing is
+** skipped. Returns how far the retained bytes reach (short only at the end
+** of the log, or of a confined cursor's segment; the caller knows where
+** the file ends), or a negative errno as cur_read. Moves the cursor.
+*/
+ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len);
+
 typedef struct cur_record {
 	uint64_t offset;
 	uint64_t bytepos;

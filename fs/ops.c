@@ -1086,10 +1086,27 @@ static int reply_iov(void *req, const struct iovec *iov, int count)
 static void tfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
+	tfs_file *f = file_of(fi);
+	/* Every read() comes with its reader's lock owner; the kernel's reads
+	** that fill a (private) mapping's pages come without one. */
+	int mapped = fi->lock_owner == 0;
+	struct stat st;
 	int rc;
 
 	(void)ino;
-	rc = tfs_file_read(file_of(fi), size, (uint64_t)off, reply_iov, req);
+
+	if (mapped || !tfs_file_continues(f, (uint64_t)off)) {
+		rc = do_fill_attr(tfs_of(req), tfs_file_inode(f), &st);
+		if (rc < 0)
+			goto out;
+		if (tfs_file_reads_in_place(f, (uint64_t)off, size, (uint64_t)st.st_size, mapped)) {
+			rc = tfs_file_read_in_place(f, size, (uint64_t)off, (uint64_t)st.st_size,
+						    mapped, reply_iov, req);
+			goto out;
+		}
+	}
+	rc = tfs_file_read(f, size, (uint64_t)off, reply_iov, req);
+out:
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 }
