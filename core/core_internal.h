@@ -3,14 +3,17 @@
 ** store.c share. Nothing outside core/ includes this file.
 **
 ** LOCKING. A topic has two mutexes:
-**   append_mu  serialises the writers of a topic: appends, rolls, and the
-**              replacement of segments. It is held across the write(2) of a
-**              batch, so writers queue behind each other as they would on
-**              one O_APPEND file.
+**   append_mu  serialises the writers of a topic: appends and rolls. It is
+**              held across the write(2) of a batch, so writers queue behind
+**              each other as they would on one O_APPEND file. Only its
+**              holder changes which segment is the newest.
 **   mu         protects the published state: the segment list, each
 **              segment's size, ends, counts and index, the settings, the
 **              name. It is held only for short, I/O-free sections, so a
-**              reader never waits for a writer's I/O.
+**              reader never waits for a writer's I/O. Retention
+**              (topic_drop_oldest) and rewrites (topic_replace_segment)
+**              change the segment list under mu alone, so a holder of
+**              append_mu reads the list under mu too.
 ** Order: append_mu before mu. A store's own mutex (store.c) is taken before
 ** either. A third, fill_mu, is prefill.c's: taken after append_mu (or
 ** alone, by the helper that writes ahead of the newest batch), before mu.

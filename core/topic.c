@@ -451,9 +451,20 @@ void topic_name(topic *t, char *buf)
 /* ---- append and roll ---- */
 
 /* Seal the newest segment and start the next. Caller holds append_mu. */
+/* The newest segment, for a caller that holds append_mu: it stays the
+** newest until that caller rolls, but retention and rewrites move the list
+** under mu alone, so even the newest slot is read under mu. */
+static seg *newest_segment(topic *t)
+{
+	pthread_mutex_lock(&t->mu);
+	seg *s = t->segs[t->nsegs - 1];
+	pthread_mutex_unlock(&t->mu);
+	return s;
+}
+
 static int roll_locked(topic *t, int64_t now_ms)
 {
-	seg *old = t->segs[t->nsegs - 1], *ns;
+	seg *old = newest_segment(t), *ns;
 	int rc;
 
 	if (old->records == 0 && old->end_offset == old->base_offset)
@@ -640,6 +651,7 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	max_msg = t->eff.max_message_bytes;
 	seg_bytes = t->eff.segment_bytes;
 	seg_ms = t->eff.segment_ms;
+	s = t->segs[t->nsegs - 1];
 	pthread_mutex_unlock(&t->mu);
 	if (rc < 0)
 		goto out;
@@ -662,12 +674,11 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	}
 
 	/* Roll first if this batch would overfill the newest segment. */
-	s = t->segs[t->nsegs - 1];
 	if (s->records > 0 &&
 	    (s->size + enc > (uint64_t)seg_bytes + SEG_HEADER_SIZE ||
 	     (s->index.n > 0 && now - s->index.e[0].timestamp_ms >= seg_ms))) {
 		if (roll_locked(t, now) == 0)
-			s = t->segs[t->nsegs - 1];
+			s = newest_segment(t);
 	}
 
 	/* The batch's text is the bytes written, as they are. The CRC's pass
