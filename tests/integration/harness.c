@@ -160,10 +160,12 @@ char *h_strdupf(const char *fmt, ...)
 
 /* ---- Paths --------------------------------------------------------------- */
 
+/* Each thread has its own ring of 16 paths: tests start reader threads,
+** and a shared ring let two of them write one buffer at once. */
 static const char *vpath(const char *base, const char *fmt, va_list ap)
 {
-	static char bufs[16][PATH_MAX];
-	static unsigned next;
+	static __thread char bufs[16][PATH_MAX];
+	static __thread unsigned next;
 	char *buf = bufs[next++ % 16];
 	int n = snprintf(buf, PATH_MAX, "%s/", base);
 
