@@ -915,6 +915,10 @@ void h_teardown(void)
 	free(sh_cmd);
 	free(sh_out);
 	sh_cmd = sh_out = NULL;
+	/* Criterion does not fail a test for an assertion here, so say it on
+	** stderr too: scripts/testrun.sh fails the run on this line. */
+	if (msg != NULL)
+		fprintf(stderr, "harness: TEARDOWN FAILED: %s\n", msg);
 	cr_assert(msg == NULL, "teardown: %s", msg);
 }
 
