@@ -46,6 +46,54 @@ static void dump_records(topic *t, tu_buf *out)
 	cur_close(c);
 }
 
+/*
+** cur_read_at against the log's image built from its records (each at its
+** byte position, zeros between): random windows, and windows that start,
+** end or lie wholly in the gaps compaction left, read exactly the image,
+** up to where the retained bytes reach.
+*/
+static void check_read_at(topic *t)
+{
+	topic_info info;
+	cursor *c;
+	cur_record r;
+	tu_rng rng;
+	int rc;
+
+	topic_get_info(t, &info);
+	uint64_t end = info.end_bytepos, last = 0;
+	unsigned char *img = calloc(end + 1, 1), *buf = malloc(70000);
+	cr_assert(img && buf);
+	cr_assert_eq(cur_open(t, 0, &c), 0);
+	while ((rc = cur_next(c, &r)) == 1) {
+		memcpy(img + r.bytepos, r.payload, r.len);
+		img[r.bytepos + r.len] = '\n';
+		last = r.bytepos + r.len + 1;
+	}
+	cr_assert_eq(rc, 0);
+	tu_rng_seed(&rng, 7);
+	for (int i = 0; i < 3000; i++) {
+		uint64_t pos = tu_below(&rng, end + 10);
+		size_t len = 1 + tu_below(&rng, i % 2 ? 64 : 65536);
+		memset(buf, 0xaa, len); /* so that a zero is one that was written */
+		ssize_t n = cur_read_at(c, pos, buf, len);
+		/* how far retained bytes reach in the window (the payloads
+		** have no zero byte: a zero in the image is a gap) */
+		uint64_t reach = last > pos ? last - pos : 0;
+		if (reach > len)
+			reach = len;
+		while (reach > 0 && img[pos + reach - 1] == 0)
+			reach--;
+		cr_assert_eq((uint64_t)n, reach, "cur_read_at(%" PRIu64 ", %zu) = %zd, want %" PRIu64,
+			     pos, len, n, reach);
+		cr_assert(memcmp(buf, img + pos, (size_t)n) == 0,
+			  "cur_read_at(%" PRIu64 ", %zu): bytes differ from the image", pos, len);
+	}
+	cur_close(c);
+	free(img);
+	free(buf);
+}
+
 struct model_rec {
 	int key; /* -1: no key */
 	int tombstone;
@@ -129,6 +177,7 @@ static void compaction_case(int64_t delete_retention_ms, int expire_tombstones)
 		tu_assert_bytes(expired ? "compacted again, delete.retention.ms after the first"
 					: "compacted once, long after the appends",
 				got.p, got.len, want.p, want.len);
+		check_read_at(t);
 	}
 
 	/* The same after a remount, and byte positions did not move: reading
