@@ -100,6 +100,22 @@ int cur_open_segment(topic *t, uint64_t base_offset, cursor **out)
 	return 0;
 }
 
+int cur_open_like(const cursor *like, uint64_t bytepos, cursor **out)
+{
+	int rc;
+
+	if (!like->confined)
+		return cur_open(like->t, bytepos, out);
+	/* A confined cursor's segment never changes (place() keeps it). */
+	if ((rc = cursor_new(like->t, out)) < 0)
+		return rc;
+	seg_ref(like->s);
+	(*out)->s = like->s;
+	(*out)->confined = 1;
+	(*out)->pos = bytepos;
+	return 0;
+}
+
 void cur_close(cursor *c)
 {
 	if (!c)
@@ -334,9 +350,9 @@ ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len)
 	cur_seek(c, pos);
 	while (filled < len) {
 		int rc = at_batch(c);
-		if (rc < 0 && filled == 0)
+		if (rc < 0) /* damage: no zeros in place of what is there */
 			return rc;
-		if (rc <= 0 || c->pos >= pos + len)
+		if (rc == 0 || c->pos >= pos + len)
 			break; /* the end for now, or nothing more in the window */
 		size_t at = (size_t)(c->pos - pos);
 		memset(out + filled, 0, at - filled); /* removed bytes */

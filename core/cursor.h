@@ -36,6 +36,10 @@ int cur_open(topic *t, uint64_t bytepos, cursor **out);
 */
 int cur_open_segment(topic *t, uint64_t base_offset, cursor **out);
 
+/* A new cursor at bytepos that reads what like reads: the same segment
+** for a confined one (even after retention removed it), else the log.
+** like's fields it uses never change, so its owner may be reading. */
+int cur_open_like(const cursor *like, uint64_t bytepos, cursor **out);
 void cur_close(cursor *c);
 
 /* Move to bytepos (of the whole log, also for a confined cursor). */
@@ -61,7 +65,8 @@ ssize_t cur_read(cursor *c, void *buf, size_t len);
 ** bytes that no retained record covers read as zeros, and nothing is
 ** skipped. Returns how far the retained bytes reach (short only at the end
 ** of the log, or of a confined cursor's segment; the caller knows where
-** the file ends), or a negative errno as cur_read. Moves the cursor.
+** the file ends), or a negative errno as cur_read, also when some bytes
+** were read before the damage. Moves the cursor.
 */
 ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len);
 

@@ -9,10 +9,10 @@
 ** cursor may skip bytes that retention or compaction removed (its real
 ** position jumps ahead); the reader's file offset then trails the real
 ** position, which is why sequential reads are recognised by f->expect and
-** not by cur_pos(). A sequential reader never sees a gap, a torn record or
-** zeros. Reads that need the bytes where they lie (a mapping's pages, and
-** the scans of tail from the end: tfs_file_reads_in_place) are answered in
-** place instead, by a cursor of their own, with removed bytes as zeros.
+** not by cur_pos(). A reader never sees a gap, a torn record or zeros.
+** Only the kernel's reads that fill a private mapping's pages need the
+** bytes where they lie: tfs_file_read_in_place answers them with a cursor
+** of its own, removed bytes as zeros.
 ** After two full reads in a row at the expected offset, a readahead window
 ** (readahead.h) takes over the cursor: a worker thread reads on ahead while
 ** the reader's replies travel, and reads at the window's offset are
@@ -55,8 +55,6 @@ struct tfs_file {
 	cursor *cur;	      /* NULL until needed; the window's while it fills */
 	consumer *con;	      /* CONSUMER files: the shared position */
 	uint64_t expect;      /* file offset right after the previous read */
-	uint64_t last_off;    /* file offset of the previous read (any kind) */
-	int have_read;	      /* whether there was one */
 	unsigned full_reads;  /* full reads in a row, each at expect */
 	ra_window *ra;	      /* reads ahead once reads are sequential */
 	char *pending;	      /* the partial line the writes left */
@@ -296,8 +294,6 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		return rc;
 
 	pthread_mutex_lock(&f->lock);
-	f->last_off = off;
-	f->have_read = 1;
 	n = ra_take(f->ra, off, size, iov, &niov);
 	if (n == (ssize_t)size) {
 		reply(req, iov, niov);
@@ -359,47 +355,17 @@ out:
 	return rc;
 }
 
-int tfs_file_continues(tfs_file *f, uint64_t off)
-{
-	int on;
-
-	if (f->con != NULL)
-		return 1;
-	pthread_mutex_lock(&f->lock);
-	on = f->have_read && off == f->expect;
-	pthread_mutex_unlock(&f->lock);
-	return on;
-}
-
-int tfs_file_reads_in_place(tfs_file *f, uint64_t off, size_t size, uint64_t eof, int mapped)
-{
-	int in_place;
-
-	if (f->con != NULL)
-		return 0;
-	if (mapped)
-		return 1;
-	pthread_mutex_lock(&f->lock);
-	if (f->have_read && off == f->expect)
-		in_place = 0; /* a sequential reader's next read */
-	else if (f->have_read && off < f->last_off)
-		in_place = off > 0 || off + size == f->last_off; /* a scan back */
-	else
-		in_place = off > 0 && off + size == eof; /* the last bytes */
-	pthread_mutex_unlock(&f->lock);
-	return in_place;
-}
-
-int tfs_file_read_in_place(tfs_file *f, size_t size, uint64_t off, uint64_t eof, int mapped,
+int tfs_file_read_in_place(tfs_file *f, size_t size, uint64_t off, uint64_t eof,
 			   tfs_reply_fn reply, void *req)
 {
-	topic *t = f->in->t;
 	uint64_t base;
-	ssize_t got = 0;
+	ssize_t got;
 	cursor *c;
 	char *buf;
 	int rc;
 
+	if (f->con != NULL) /* a consumer's reads take records, wherever */
+		return tfs_file_read(f, size, off, reply, req);
 	if (off >= eof)
 		size = 0;
 	else if (size > eof - off)
@@ -415,27 +381,20 @@ int tfs_file_read_in_place(tfs_file *f, size_t size, uint64_t off, uint64_t eof,
 	}
 	if ((buf = read_buffer(size)) == NULL)
 		return -ENOMEM;
-	/* A cursor of its own: the file's (and its readahead window's) stays
-	** where the sequential reader left it. A segment file's cursor keeps
-	** to the segment; a segment since removed reads as zeros. */
-	rc = f->in->kind == TFS_SEGMENT ? cur_open_segment(t, f->in->param, &c)
-					: cur_open(t, base + off, &c);
-	if (rc == 0) {
-		got = cur_read_at(c, base + off, buf, size);
-		cur_close(c);
-		if (got < 0)
-			return (int)got;
-	} else if (rc != -ENOENT) {
+	/* A cursor of its own, so that the file's (and its readahead
+	** window's) stays where the reader left it; for a segment file, on
+	** the segment the file opened, even if retention removed it since. */
+	pthread_mutex_lock(&f->lock);
+	rc = f->cur != NULL ? cur_open_like(f->cur, base + off, &c)
+			    : cur_open(f->in->t, base + off, &c);
+	pthread_mutex_unlock(&f->lock);
+	if (rc < 0)
 		return rc;
-	}
+	got = cur_read_at(c, base + off, buf, size);
+	cur_close(c);
+	if (got < 0)
+		return (int)got; /* -EIO: the kernel fails the page, not zeros */
 	memset(buf + got, 0, size - (size_t)got); /* removed bytes at the end */
-	if (!mapped) { /* the kernel's page reads are not the reader's */
-		pthread_mutex_lock(&f->lock);
-		f->last_off = off;
-		f->have_read = 1;
-		f->expect = UINT64_MAX; /* a read after it does not go on */
-		pthread_mutex_unlock(&f->lock);
-	}
 	reply_bytes(reply, req, buf, size);
 	return 0;
 }

@@ -61,33 +61,17 @@ typedef int (*tfs_reply_fn)(void *req, const struct iovec *iov, int count);
 */
 int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, void *req);
 
-/* Whether a read at off goes on where the file's previous read ended
-** (always, for consumer files: their reads ignore the offset). */
-int tfs_file_continues(tfs_file *f, uint64_t off);
-
 /*
-** Whether a read of size bytes at off, in a file of eof bytes, is one to
-** answer in place (tfs_file_read_in_place) rather than as a sequential
-** reader's, which skips removed bytes. mapped is set when the read fills a
-** private mapping's pages (the kernel sends those without a lock owner).
-** Otherwise, for a read that does not go on from the previous one: when
-** it starts before the previous read, as the scans of `tail` and `tac`
-** from the end go (at 0 only when it ends where the previous one began: a
-** reader that starts over at 0 gets the first retained record), or when
-** it asks for exactly the file's last bytes, from past 0, as tail's first
-** read does.
+** For the kernel's reads that fill a private mapping's pages (they come
+** without a lock owner; every read() has one): the file's bytes [off, off
+** + size) where they lie, up to eof (the file's st_size), with bytes that
+** retention or compaction removed read as zeros instead of skipped. A
+** page must be whole: a short or shifted one would end the file for the
+** kernel, and the reader would die of SIGBUS. Leaves the file's own
+** reading as it was. Returns as tfs_file_read (consumer files: read as by
+** tfs_file_read).
 */
-int tfs_file_reads_in_place(tfs_file *f, uint64_t off, size_t size, uint64_t eof, int mapped);
-
-/*
-** Read the file's bytes [off, off + size) where they lie, up to eof (the
-** file's st_size): bytes that retention or compaction removed read as
-** zeros instead of being skipped, so the reply is exactly the window (a
-** mapping's page must be whole: a short read would end the file for the
-** kernel). mapped as for tfs_file_reads_in_place: the kernel's page reads
-** leave the file's own reader as it was. Returns as tfs_file_read.
-*/
-int tfs_file_read_in_place(tfs_file *f, size_t size, uint64_t off, uint64_t eof, int mapped,
+int tfs_file_read_in_place(tfs_file *f, size_t size, uint64_t off, uint64_t eof,
 			   tfs_reply_fn reply, void *req);
 
 /*

@@ -1087,26 +1087,20 @@ static void tfs_op_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 			struct fuse_file_info *fi)
 {
 	tfs_file *f = file_of(fi);
-	/* Every read() comes with its reader's lock owner; the kernel's reads
-	** that fill a (private) mapping's pages come without one. */
-	int mapped = fi->lock_owner == 0;
 	struct stat st;
 	int rc;
 
 	(void)ino;
-
-	if (mapped || !tfs_file_continues(f, (uint64_t)off)) {
+	/* Every read() comes with its reader's lock owner; the kernel's reads
+	** that fill a (private) mapping's pages come without one. */
+	if (fi->lock_owner == 0) {
 		rc = do_fill_attr(tfs_of(req), tfs_file_inode(f), &st);
-		if (rc < 0)
-			goto out;
-		if (tfs_file_reads_in_place(f, (uint64_t)off, size, (uint64_t)st.st_size, mapped)) {
+		if (rc == 0)
 			rc = tfs_file_read_in_place(f, size, (uint64_t)off, (uint64_t)st.st_size,
-						    mapped, reply_iov, req);
-			goto out;
-		}
+						    reply_iov, req);
+	} else {
+		rc = tfs_file_read(f, size, (uint64_t)off, reply_iov, req);
 	}
-	rc = tfs_file_read(f, size, (uint64_t)off, reply_iov, req);
-out:
 	if (rc < 0)
 		fuse_reply_err(req, -rc);
 }

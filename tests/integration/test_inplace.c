@@ -1,23 +1,27 @@
 /*
-** test_inplace.c: reads that need the bytes where they lie (README, "Reads
-** in place") on topics that retention or compaction thinned out.
+** test_inplace.c: the kernel's reads for a private mapping get the bytes
+** where they lie (README, "Mappings"), on topics that retention or
+** compaction thinned out; every other read skips what was removed.
 **
-** `tail -n N` scans a file from its end in windows it places by position,
-** and a private mapping's pages are filled by the kernel at their
-** positions: both must get removed bytes as zeros, not the next retained
-** ones, or tail miscounts and the mapping ends early (SIGBUS). Readers
-** that go forward, from 0, after a rewind or from a seek, still never see
-** a zero. Each test compares with `cat TOPIC/log`, the sequential reader,
-** which the other suites check against what was written.
+** A mapping's pages are filled by reads at their positions: a page that
+** came back shifted or short ended the file for the kernel, and the reader
+** died of SIGBUS. Now removed bytes read as zeros, a damaged record fails
+** its page, and a segment file keeps mapping the segment it opened.
+** Readers that read(), from 0, after seeking back or from a seek into the
+** removed prefix, still never see a zero. Each test compares with `cat
+** TOPIC/log`, the sequential reader, which the other suites check against
+** what was written.
 */
 #include "harness.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -60,37 +64,9 @@ static char *settled_log(const char *topic, size_t *len)
 	return prev;
 }
 
-/* The last n lines of buf (len bytes, ending with "\n"). */
-static const char *last_lines(const char *buf, size_t len, int n)
-{
-	const char *p = buf + len;
-
-	while (p > buf) {
-		if (p[-1] == '\n' && p != buf + len && --n == 0)
-			break;
-		p--;
-	}
-	return p;
-}
-
-/* `tail -n N TOPIC/log` prints the last N lines that cat prints. */
-static void expect_tail_matches(const char *topic, const char *all, size_t len, int n)
-{
-	const char *want = last_lines(all, len, n);
-	char *out = NULL, *err = NULL;
-	char *argv[] = { "tail", "-n", h_strdupf("%d", n), (char *)h_mnt("%s/log", topic), NULL };
-	int st = h_run(argv, 10000, &out, &err);
-
-	cr_assert_eq(st, 0, "tail -n %d exited %d: %s", n, st, err ? err : "");
-	H_ASSERT_BYTES(out, strlen(out), want, len - (size_t)(want - all),
-		       "tail -n %d %s/log against the last %d lines of cat", n, topic, n);
-	free(argv[2]);
-	free(out);
-	free(err);
-}
-
 /* A keyed topic in 4 KiB segments, compacted as it goes: 8 keys updated
-** 160 times, 300-byte values, so that compaction leaves gaps all over. */
+** 160 times, 300-byte values, and a key written once every 20 lines, so
+** that compaction leaves gaps between records it keeps. */
 static void write_compacted(const char *topic)
 {
 	int fd;
@@ -105,7 +81,9 @@ static void write_compacted(const char *topic)
 	cr_assert(fd >= 0);
 	for (int i = 1; i <= 160; i++) {
 		char line[400];
-		int n = snprintf(line, sizeof line, "key%d=update %04d %0300d\n", i % 8, i, 0);
+		int n = i % 20 == 0 ? snprintf(line, sizeof line, "once%d=kept %04d\n", i, i)
+				    : snprintf(line, sizeof line, "key%d=update %04d %0300d\n", i % 8,
+					       i, 0);
 		cr_assert_eq(write(fd, line, (size_t)n), n);
 		if (i % 20 == 0)
 			h_sleep_ms(120); /* let passes compact in between */
@@ -136,44 +114,17 @@ static void write_trimmed(const char *topic)
 	h_buf_free(&b);
 }
 
-Test(inplace, tail_n_of_a_compacted_topic)
-{
-	size_t len;
-	char *all;
-
-	h_mount("maintenance.interval.ms=50");
-	write_compacted("kv");
-	all = settled_log("kv", &len);
-	cr_assert_lt(len, 160 * 318, "nothing was compacted away");
-	for (int n = 1; n <= 30; n++)
-		expect_tail_matches("kv", all, len, n);
-	free(all);
-}
-
-Test(inplace, tail_n_after_retention)
-{
-	size_t len;
-	char *all;
-
-	h_mount("maintenance.interval.ms=50");
-	write_trimmed("t");
-	all = settled_log("t", &len);
-	cr_assert_lt(len, 10000, "retention removed nothing: %zu bytes", len);
-	for (int n = 1; n <= 40; n += 3)
-		expect_tail_matches("t", all, len, n);
-	free(all);
-}
-
-/* A private mapping of TOPIC/log: every page there (no SIGBUS), removed
-** bytes as zeros, and the rest, in order, what cat reads. */
-static void expect_mapping_matches(const char *topic, const char *all, size_t len)
+/* A private mapping of FILE (of size bytes): every page there (no
+** SIGBUS), and without its zero bytes, what cat reads. Returns the number
+** of zero runs between non-zero bytes (gaps between kept records). */
+static int expect_mapping_matches(const char *file, const char *all, size_t len)
 {
 	struct stat st;
 	struct h_buf kept = { 0 };
-	int fd = open(h_mnt("%s/log", topic), O_RDONLY);
+	int fd = open(file, O_RDONLY), inner = 0;
 	unsigned char *m;
 
-	cr_assert(fd >= 0);
+	cr_assert(fd >= 0, "open %s: %s", file, strerror(errno));
 	cr_assert(fstat(fd, &st) == 0);
 	m = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
 	cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
@@ -184,14 +135,16 @@ static void expect_mapping_matches(const char *topic, const char *all, size_t le
 		h_buf_add(&kept, m + i, (size_t)(j - i));
 		while (j < st.st_size && m[j] == 0)
 			j++;
+		inner += kept.len > 0 && j > i && j < st.st_size && m[j - 1] == 0;
 		i = j;
 	}
-	H_ASSERT_BYTES(kept.p, kept.len, all, len, "the mapping of %s/log without its zeros", topic);
+	H_ASSERT_BYTES(kept.p, kept.len, all, len, "the mapping of %s without its zeros", file);
 	/* The newest bytes are where st_size says. */
-	cr_assert(len > 0 && memcmp(m + st.st_size - 1, all + len - 1, 1) == 0);
+	cr_assert(len > 0 && m[st.st_size - 1] == (unsigned char)all[len - 1]);
 	munmap(m, (size_t)st.st_size);
 	close(fd);
 	h_buf_free(&kept);
+	return inner;
 }
 
 Test(inplace, mmap_of_a_thinned_log)
@@ -202,17 +155,94 @@ Test(inplace, mmap_of_a_thinned_log)
 	h_mount("maintenance.interval.ms=50");
 	write_trimmed("t");
 	all = settled_log("t", &len);
-	expect_mapping_matches("t", all, len);
+	cr_assert_lt(len, 10000, "retention removed nothing: %zu bytes", len);
+	expect_mapping_matches(h_mnt("t/log"), all, len);
 	free(all);
 	write_compacted("kv");
 	all = settled_log("kv", &len);
-	expect_mapping_matches("kv", all, len);
+	cr_assert_gt(expect_mapping_matches(h_mnt("kv/log"), all, len), 0,
+		     "compaction left no gap between kept records: the test proves little");
 	free(all);
 }
 
-/* Forward readers keep skipping: a read from 0, a rewind to 0 after a
-** whole read, and a first read inside the removed prefix all get the
-** retained records, never a zero. */
+/* A segment file mapped before retention removed its segment still maps
+** the segment's records, as its read() still reads them. */
+Test(inplace, mmap_of_a_segment_file_after_retention)
+{
+	size_t len;
+	char *seg;
+	int fd;
+	unsigned char *m;
+	struct stat st;
+
+	h_mount("maintenance.interval.ms=50");
+	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
+	set("t", "user.segment.bytes", "4096");
+	H_SH_OK("for i in $(seq 200); do echo \"line $i of the first segments\"; done >> $MNT/t/log");
+	seg = h_read_file(h_mnt("t/00000000000000000000.log"), &len);
+	cr_assert(seg != NULL && len > 1000);
+	fd = open(h_mnt("t/00000000000000000000.log"), O_RDONLY);
+	cr_assert(fd >= 0);
+	cr_assert(fstat(fd, &st) == 0 && (size_t)st.st_size == len);
+	m = mmap(NULL, len, PROT_READ, MAP_PRIVATE, fd, 0); /* no page read yet */
+	cr_assert(m != MAP_FAILED, "mmap: %s", strerror(errno));
+	set("t", "user.retention.bytes", "1");
+	for (int i = 0; i < 100 && access(h_work("data/topics/t/00000000000000000000.log"), F_OK) == 0;
+	     i++)
+		h_sleep_ms(50);
+	cr_assert(access(h_work("data/topics/t/00000000000000000000.log"), F_OK) != 0,
+		  "retention kept the first segment");
+	H_ASSERT_BYTES(m, len, seg, len, "the mapped segment after retention removed it");
+	munmap(m, len);
+	close(fd);
+	free(seg);
+}
+
+/* A record that fails its check fails the mapping's page (SIGBUS in the
+** reader, as an I/O error would), instead of reading as zeros. */
+Test(inplace, mmap_of_a_damaged_record_fails_its_page)
+{
+	int st, fd;
+	pid_t pid;
+
+	h_mount("compression.type=none");
+	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
+	H_SH_OK("for i in $(seq 100); do echo \"record $i\"; done >> $MNT/t/log");
+	h_umount();
+	/* A byte of record 50's text, in the only segment, flipped. */
+	H_SH_OK("f=$WORK/data/topics/t/00000000000000000000.log;"
+		" p=$(grep -boa 'record 50' $f | head -1 | cut -d: -f1);"
+		" printf 'X' | dd of=$f bs=1 seek=$((p + 1)) conv=notrunc status=none");
+	h_mount("compression.type=none");
+	fd = open(h_mnt("t/log"), O_RDONLY);
+	cr_assert(fd >= 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		struct stat s;
+		volatile unsigned char sum = 0;
+		unsigned char *m;
+		if (fstat(fd, &s) != 0)
+			_exit(2);
+		m = mmap(NULL, (size_t)s.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+		if (m == MAP_FAILED)
+			_exit(3);
+		for (off_t i = 0; i < s.st_size; i++)
+			sum += m[i];
+		_exit(0); /* every byte read: the damage went unseen */
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGBUS,
+		  "a mapping over a damaged record: the reader %s %d, not killed by SIGBUS",
+		  WIFSIGNALED(st) ? "died of signal" : "exited", WIFSIGNALED(st) ? WTERMSIG(st)
+										: WEXITSTATUS(st));
+	close(fd);
+}
+
+/* Readers that read() keep skipping, never a zero: from 0, after a rewind
+** to 0, after seeking back (within what they read, or to 0 with a read
+** that ends where the one before began), and from a first read inside the
+** removed prefix. */
 Test(inplace, forward_readers_never_see_zeros)
 {
 	size_t len, got = 0;
@@ -223,7 +253,7 @@ Test(inplace, forward_readers_never_see_zeros)
 	h_mount("maintenance.interval.ms=50");
 	write_trimmed("t");
 	all = settled_log("t", &len);
-	buf = malloc(len + 4096);
+	buf = malloc(len + 8192);
 	cr_assert(buf != NULL);
 	fd = open(h_mnt("t/log"), O_RDONLY);
 	cr_assert(fd >= 0);
@@ -234,6 +264,16 @@ Test(inplace, forward_readers_never_see_zeros)
 		H_ASSERT_BYTES(buf, got, all, len, "pass %d of a read from 0", pass);
 		cr_assert(lseek(fd, 0, SEEK_SET) == 0);
 	}
+	cr_assert(lseek(fd, 1000, SEEK_SET) == 1000); /* back, into the prefix */
+	n = read(fd, buf, 4096);
+	cr_assert(n > 0 && memchr(buf, 0, (size_t)n) == NULL && memcmp(buf, all, (size_t)n) == 0,
+		  "a read at 1000 after reading it all did not get the first records");
+	cr_assert(lseek(fd, 0, SEEK_SET) == 0);
+	cr_assert(read(fd, buf, 4096) > 0 && read(fd, buf, 4096) >= 0);
+	cr_assert(lseek(fd, 0, SEEK_SET) == 0);
+	n = read(fd, buf, 4096); /* ends where the previous read began */
+	cr_assert(n > 0 && memcmp(buf, all, (size_t)n) == 0,
+		  "a rewind to 0 after two reads did not get the first records");
 	close(fd);
 	fd = open(h_mnt("t/log"), O_RDONLY);
 	cr_assert(fd >= 0);
