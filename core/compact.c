@@ -466,11 +466,7 @@ static int roll_step(topic *t, const cfg *c, int64_t now)
 
 static void room_step(topic *t, int64_t now)
 {
-	pthread_mutex_lock(&t->mu);
-	int64_t last_append = t->last_ts_ms;
-	pthread_mutex_unlock(&t->mu);
-	if (now - last_append >= ROOM_QUIET_MS)
-		topic_give_back_room(t);
+	topic_give_back_room(t, now - ROOM_QUIET_MS);
 }
 
 static int retention_step(topic *t, const cfg *c, int64_t now)

@@ -112,9 +112,11 @@ void topic_release_room(topic *t);
 
 /* topic.c, for maint.c and compact.c (the background thread) */
 /* A quiet topic's newest segment gives back the room made ahead of a bulk
-** writer (the file is cut to its batches); room is made again for the next
-** bulk writer. Returns whether there was any. */
-int topic_give_back_room(topic *t);
+** writer (the file is cut to its batches), when no batch was appended
+** after quiet_since_ms (checked under append_mu, so that a writer that
+** comes meanwhile keeps its room); room is made again for the next bulk
+** writer. Returns whether there was any. */
+int topic_give_back_room(topic *t, int64_t quiet_since_ms);
 /* Put nw in place of old in the segment list; takes over nw's reference.
 ** Returns -ENOENT (and drops nw) when old is no longer listed. */
 int topic_replace_segment(topic *t, seg *old, seg *nw);

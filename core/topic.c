@@ -517,7 +517,7 @@ void topic_release_room(topic *t)
 	pthread_mutex_unlock(&t->append_mu);
 }
 
-int topic_give_back_room(topic *t)
+int topic_give_back_room(topic *t, int64_t quiet_since_ms)
 {
 	int had = 0;
 
@@ -529,7 +529,10 @@ int topic_give_back_room(topic *t)
 		return 0;
 	pthread_mutex_lock(&t->append_mu);
 	pthread_mutex_lock(&t->mu);
-	seg *s = t->nsegs && !t->deleted ? t->segs[t->nsegs - 1] : NULL;
+	/* Quiet still? A writer may have come since the caller looked. */
+	seg *s = t->nsegs && !t->deleted && t->last_ts_ms <= quiet_since_ms
+			 ? t->segs[t->nsegs - 1]
+			 : NULL;
 	pthread_mutex_unlock(&t->mu);
 	had = s ? prefill_give_back_locked(t, s) : 0;
 	pthread_mutex_unlock(&t->append_mu);
