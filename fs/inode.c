@@ -373,11 +373,20 @@ int tfs_inode_base(tfs_inode *in, uint64_t *base)
 		/* Only offset and time files start unknown. */
 		uint64_t offset;
 
+		topic_info info;
+
 		if (in->kind == TFS_TIME)
 			rc = topic_time_lookup(in->t, (int64_t)in->param, &offset,
 					       &in->base);
 		else
 			rc = topic_offset_bytepos(in->t, in->param, &in->base);
+		/* From the first retained record on: the file is the log
+		** itself, byte 0 at the log's byte 0 (reads skip to that
+		** record). Retention only moves the first record on, so this
+		** start holds however often the kernel forgets the inode. */
+		topic_get_info(in->t, &info);
+		if (rc == 0 && in->base <= info.start_bytepos)
+			in->base = 0;
 		if (rc == 0)
 			in->base_known = 1;
 	}

@@ -51,8 +51,10 @@ typedef struct tfs_inode {
 	** LOG: 0. SEGMENT: the segment's base_bytepos, known from the lookup.
 	** OFFSET: the bytepos of record N, resolved once (tfs_inode_base) and
 	** then fixed, so that st_size never shrinks; TIME likewise, with the
-	** first record appended at or after TIME. Only OFFSET and TIME
-	** inodes start with base_known == 0.
+	** first record appended at or after TIME. When that record is the
+	** topic's first retained one, 0: the file is the log itself, which
+	** no later lookup can move on. Only OFFSET and TIME inodes start
+	** with base_known == 0.
 	*/
 	pthread_mutex_t lock; /* protects base_known, base, size_max, delivered */
 	int base_known;
