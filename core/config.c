@@ -1,8 +1,8 @@
 /*
 ** config.c: the settings table, strict parsing and the text form.
 **
-** Parsing is strict on purpose: a value is a plain decimal number (an
-** optional '-' for the settings that take -1), or one of a few words. No
+** Parsing is strict on purpose: a value is a plain decimal number (or
+** exactly "-1" for the settings that take it), or one of a few words. No
 ** whitespace, '+', exponent, hex or trailing bytes; overflow is an error.
 ** A value that is not accepted changes nothing.
 */
@@ -121,6 +121,9 @@ int cfg_set(cfg *c, int k, const char *v, size_t n)
 	d = &defs[k];
 	switch (d->type) {
 	case T_INT:
+		/* A '-' only in "-1", and only where -1 means something. */
+		if (n > 0 && v[0] == '-' && !(d->allow_minus1 && eq(v, n, "-1")))
+			return -EINVAL;
 		if (parse_int(v, n, &iv) < 0)
 			return -EINVAL;
 		if (!(iv == -1 && d->allow_minus1) && (iv < d->min || iv > d->max))

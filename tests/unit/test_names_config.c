@@ -278,6 +278,9 @@ static const kv bad_values[] = {
 	{ CFG_SEGMENT_BYTES, "0x100000" },
 	{ CFG_SEGMENT_BYTES, "1.5" },
 	{ CFG_SEGMENT_BYTES, "--5" },
+	{ CFG_FLUSH_MS, "-0" },		 /* a '-' only in -1 */
+	{ CFG_RETENTION_MS, "-0" },
+	{ CFG_RETENTION_BYTES, "-01" },
 	{ CFG_SEGMENT_MS, "-1" },
 	{ CFG_SEGMENT_MS, "" },
 	{ CFG_SEGMENT_MS, "ten" },
