@@ -323,10 +323,10 @@ void prefill_end_locked(topic *t, seg *s, size_t batch_text)
 
 /* s's room goes: cut the file back to its batches, unmap it. With
 ** append_mu and fill_mu held (or no helper possible), so no batch and no
-** step writes or maps meanwhile. */
+** step writes or maps meanwhile. Whether s may get room again is the
+** caller's (no_room). */
 static void release(seg *s)
 {
-	atomic_store(&s->no_room, 1);
 	atomic_store(&s->ready, 0);
 	atomic_store(&s->reserved, s->size);
 	if (s->room_end > s->size) {
@@ -345,6 +345,7 @@ static void release(seg *s)
 
 void prefill_release_locked(topic *t, seg *s)
 {
+	atomic_store(&s->no_room, 1); /* for good */
 	if (!t) {
 		release(s);
 		return;
@@ -361,14 +362,13 @@ int prefill_give_back_locked(topic *t, seg *s)
 {
 	int had;
 
+	/* No step can run meanwhile (fill_mu) nor any batch come
+	** (append_mu); no_room stays clear, so s starts over as a segment
+	** never given room. (One released for good has neither left.) */
 	pthread_mutex_lock(&t->fill_mu);
 	had = s->room_end > s->size || s->map != NULL;
-	if (had && !atomic_load(&s->no_room)) {
+	if (had)
 		release(s);
-		/* No step can run meanwhile (fill_mu) nor any batch come
-		** (append_mu): s starts over as a segment never given room. */
-		atomic_store(&s->no_room, 0);
-	}
 	pthread_mutex_unlock(&t->fill_mu);
 	return had;
 }
