@@ -2,11 +2,16 @@
 ** writer.c: append lines or bytes with a chosen write() size, as a
 ** logging program would.
 **
-**   writer -l LEN -n LINES IN OUT
+**   writer -l LEN -n LINES [-k BLOCK] IN OUT...
 **       One write() per line, LINES lines taken from IN in order (again
 **       from the start when IN runs out), each cut or padded with spaces
 **       to exactly LEN bytes including its "\n" (LEN 0: as they are). This
-**       is how nginx and syslog daemons write their logs.
+**       is how nginx and syslog daemons write their logs. With several
+**       OUTs, each gets the same LINES lines, BLOCK lines (default 100)
+**       at a time, the OUTs taking turns in an order that rotates by one
+**       each turn: a burst of the machine's other work then slows them
+**       all alike. Prints one line per OUT, its time being the sum of its
+**       blocks and its close.
 **   writer -b CHUNK -t BYTES IN OUT...
 **       BYTES bytes into every OUT, in write() calls of CHUNK bytes cut at
 **       the last "\n" in the chunk, taken from IN round robin over the OUTs
@@ -19,7 +24,7 @@
 **
 ** Every OUT is opened with O_WRONLY|O_APPEND|O_CREAT. Prints on stdout
 ** "<writes> <bytes> <seconds>": the time from the first write to the last
-** close, measured with CLOCK_MONOTONIC.
+** close (one line per OUT in -l mode), measured with CLOCK_MONOTONIC.
 **
 ** Compile with: gcc -O2 -Wall writer.c -o writer
 */
@@ -89,17 +94,46 @@ static void write_all(int fd, const char *p, size_t n, const char *path)
 	}
 }
 
-static int lines_mode(const char *in, const char *out, size_t len, unsigned long long lines)
+/* The next line of data[0..n) at *pos, cut or padded to len bytes (len
+** 0: as it is) in line; returns where it is and its size in *w. */
+static const char *next_line(const char *data, size_t n, size_t *pos,
+			     size_t len, char *line, size_t *w)
 {
-	size_t n, pos = 0;
+	const char *p = data + *pos;
+	const char *nl = memchr(p, '\n', n - *pos);
+	size_t l = (size_t)(nl - p); /* without "\n" */
+
+	*pos += l + 1;
+	if (*pos >= n)
+		*pos = 0;
+	if (len == 0) {
+		*w = l + 1;
+		return p;
+	}
+	size_t keep = l < len - 1 ? l : len - 1;
+	memcpy(line, p, keep);
+	memset(line + keep, ' ', len - 1 - keep);
+	line[len - 1] = '\n';
+	*w = len;
+	return line;
+}
+
+static int lines_mode(const char *in, char **outs, int nout, size_t len,
+		      unsigned long long lines, unsigned long long block)
+{
+	size_t n;
 	/* Enough of IN for the lines wanted (lines are ~230 bytes). */
 	char *data = slurp(in, (size_t)lines * 600 + (1u << 20), &n);
 	char *line = malloc(len ? len : 65536);
-	unsigned long long i, bytes = 0;
-	double t0, t1;
-	int fd;
+	size_t *pos = calloc((size_t)nout, sizeof(*pos));
+	int *fds = calloc((size_t)nout, sizeof(*fds));
+	double *secs = calloc((size_t)nout, sizeof(*secs));
+	unsigned long long *bytes = calloc((size_t)nout, sizeof(*bytes));
+	unsigned long long done = 0;
+	int turn = 0;
 
-	if (line == NULL)
+	if (line == NULL || pos == NULL || fds == NULL || secs == NULL ||
+	    bytes == NULL)
 		die("malloc", NULL);
 	/* Only whole lines of IN. */
 	while (n > 0 && data[n - 1] != '\n')
@@ -108,35 +142,40 @@ static int lines_mode(const char *in, const char *out, size_t len, unsigned long
 		fprintf(stderr, "writer: %s has no line\n", in);
 		return 1;
 	}
-	fd = open(out, O_WRONLY | O_APPEND | O_CREAT, 0644);
-	if (fd < 0)
-		die("open", out);
-	t0 = now_s();
-	for (i = 0; i < lines; i++) {
-		const char *nl = memchr(data + pos, '\n', n - pos);
-		size_t l = (size_t)(nl - (data + pos)); /* without "\n" */
-		size_t w;
-
-		if (len) {
-			size_t keep = l < len - 1 ? l : len - 1;
-			memcpy(line, data + pos, keep);
-			memset(line + keep, ' ', len - 1 - keep);
-			line[len - 1] = '\n';
-			w = len;
-			write_all(fd, line, w, out);
-		} else {
-			w = l + 1;
-			write_all(fd, data + pos, w, out);
-		}
-		bytes += w;
-		pos += l + 1;
-		if (pos >= n)
-			pos = 0;
+	for (int k = 0; k < nout; k++) {
+		fds[k] = open(outs[k], O_WRONLY | O_APPEND | O_CREAT, 0644);
+		if (fds[k] < 0)
+			die("open", outs[k]);
 	}
-	if (close(fd) < 0)
-		die("close", out);
-	t1 = now_s();
-	printf("%llu %llu %.6f\n", lines, bytes, t1 - t0);
+	for (; done < lines; done += block, turn++) {
+		unsigned long long m = lines - done < block ? lines - done : block;
+
+		for (int j = 0; j < nout; j++) {
+			int k = (turn + j) % nout;
+			double t0 = now_s();
+
+			for (unsigned long long i = 0; i < m; i++) {
+				size_t w;
+				const char *p = next_line(data, n, &pos[k], len, line, &w);
+
+				write_all(fds[k], p, w, outs[k]);
+				bytes[k] += w;
+			}
+			secs[k] += now_s() - t0;
+		}
+	}
+	for (int k = 0; k < nout; k++) {
+		double t0 = now_s();
+
+		if (close(fds[k]) < 0)
+			die("close", outs[k]);
+		secs[k] += now_s() - t0;
+		printf("%llu %llu %.6f\n", lines, bytes[k], secs[k]);
+	}
+	free(bytes);
+	free(secs);
+	free(fds);
+	free(pos);
 	free(line);
 	free(data);
 	return 0;
@@ -207,18 +246,18 @@ static int bytes_mode(const char *in, char **outs, int nout, size_t chunk,
 
 static void usage(void)
 {
-	fprintf(stderr, "usage: writer -l LEN -n LINES IN OUT\n"
+	fprintf(stderr, "usage: writer -l LEN -n LINES [-k BLOCK] IN OUT...\n"
 			"       writer -b CHUNK -t BYTES [-s] IN OUT...\n");
 	exit(2);
 }
 
 int main(int argc, char *argv[])
 {
-	unsigned long long lines = 0, total = 0;
+	unsigned long long lines = 0, total = 0, block = 100;
 	size_t len = 0, chunk = 0;
 	int c, have_len = 0, hot = 0;
 
-	while ((c = getopt(argc, argv, "l:n:b:t:s")) != -1) {
+	while ((c = getopt(argc, argv, "l:n:k:b:t:s")) != -1) {
 		switch (c) {
 		case 'l':
 			len = strtoul(optarg, NULL, 10);
@@ -226,6 +265,9 @@ int main(int argc, char *argv[])
 			break;
 		case 'n':
 			lines = strtoull(optarg, NULL, 10);
+			break;
+		case 'k':
+			block = strtoull(optarg, NULL, 10);
 			break;
 		case 'b':
 			chunk = strtoul(optarg, NULL, 10);
@@ -240,8 +282,9 @@ int main(int argc, char *argv[])
 			usage();
 		}
 	}
-	if (have_len && lines > 0 && argc - optind == 2 && len != 1)
-		return lines_mode(argv[optind], argv[optind + 1], len, lines);
+	if (have_len && lines > 0 && block > 0 && argc - optind >= 2 && len != 1)
+		return lines_mode(argv[optind], argv + optind + 1, argc - optind - 1,
+				  len, lines, block);
 	if (chunk > 0 && total > 0 && argc - optind >= 2)
 		return bytes_mode(argv[optind], argv + optind + 1, argc - optind - 1,
 				  chunk, total, hot);
