@@ -361,6 +361,98 @@ ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len)
 	return (ssize_t)filled;
 }
 
+/* Move over up to budget retained bytes before end; returns how many. */
+static ssize_t pass_over(cursor *c, uint64_t end, uint64_t budget)
+{
+	uint64_t n = 0;
+
+	while (n < budget) {
+		int rc = at_batch(c);
+		if (rc < 0)
+			return rc;
+		if (rc == 0 || c->pos >= end)
+			break;
+		uint64_t stop = rec_end_bytepos(&c->b);
+		if (stop > end)
+			stop = end;
+		if (stop - c->pos > budget - n)
+			stop = c->pos + (budget - n);
+		n += stop - c->pos;
+		c->pos = stop;
+		c->have_rec = 0;
+		if (c->pos == rec_end_bytepos(&c->b))
+			c->have_batch = 0;
+	}
+	return (ssize_t)n;
+}
+
+/* The greatest place before p where a scan can start: a segment's first
+** byte or an index entry's. Sets *at and returns 1, or 0 when p is at or
+** before the first segment's start (or the confined cursor's). */
+static int place_before(cursor *c, uint64_t p, uint64_t *at)
+{
+	topic *t = c->t;
+	seg *s = NULL;
+
+	pthread_mutex_lock(&t->mu);
+	if (c->confined) {
+		if (p > c->s->base_bytepos)
+			s = c->s;
+	} else {
+		for (size_t i = t->nsegs; i-- > 0;) {
+			if (t->segs[i]->base_bytepos < p) {
+				s = t->segs[i];
+				break;
+			}
+		}
+	}
+	if (s != NULL) {
+		ssize_t i = idx_find_bytepos(&s->index, p - 1);
+		*at = i >= 0 && s->index.e[i].bytepos > s->base_bytepos ? s->index.e[i].bytepos
+								       : s->base_bytepos;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return s != NULL;
+}
+
+/*
+** Backwards from end one index interval (or segment) at a time, counting
+** the retained bytes, until len of them are behind; then forwards again
+** over those beyond len, and read. Each step scans one interval, so a
+** read costs about len plus an interval, whatever the gaps.
+*/
+ssize_t cur_read_before(cursor *c, uint64_t floor, uint64_t end, void *buf, size_t len,
+			uint64_t *first)
+{
+	uint64_t from = end, total = 0, at;
+	ssize_t n;
+
+	while (total < len && from > floor && place_before(c, from, &at)) {
+		if (at < floor)
+			at = floor;
+		cur_seek(c, at);
+		if ((n = pass_over(c, from, UINT64_MAX)) < 0)
+			return n;
+		total += (uint64_t)n;
+		from = at;
+	}
+	cur_seek(c, from);
+	if (total > len && (n = pass_over(c, end, total - len)) < 0)
+		return n;
+	if (total > len)
+		total = len;
+	if (total > 0) {
+		int rc = at_batch(c); /* the first byte's place, after a gap */
+		if (rc < 0)
+			return rc;
+	}
+	*first = total > 0 ? c->pos : end;
+	n = total > 0 ? cur_read(c, buf, (size_t)total) : 0;
+	if (n == 0)
+		cur_seek(c, end);
+	return n;
+}
+
 /* The next whole record at or after pos, made current (pos moves to its
 ** start). Returns 1, 0 or a negative errno. */
 static int whole_record(cursor *c, cur_record *rec)

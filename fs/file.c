@@ -9,7 +9,13 @@
 ** cursor may skip bytes that retention or compaction removed (its real
 ** position jumps ahead); the reader's file offset then trails the real
 ** position, which is why sequential reads are recognised by f->expect and
-** not by cur_pos(). A reader never sees a gap, a torn record or zeros.
+** not by cur_pos(). A reader never sees a gap or a torn record.
+** A read that ends exactly where the previous one began, after a read
+** from the cursor, is a scan back from the end (tail -n, tac): it gets the
+** retained bytes right before the ones the previous read returned
+** (cur_read_before), and the cursor stays right after them, where the
+** reader's next read, at the offset that follows, goes on. Such a scan
+** that reaches back past the first retained record reads zeros there.
 ** Only the kernel's reads that fill a private mapping's pages need the
 ** bytes where they lie: tfs_file_read_in_place answers them with a cursor
 ** of its own, removed bytes as zeros.
@@ -56,6 +62,9 @@ struct tfs_file {
 	consumer *con;	      /* CONSUMER files: the shared position */
 	uint64_t expect;      /* file offset right after the previous read */
 	unsigned full_reads;  /* full reads in a row, each at expect */
+	int back;	      /* the previous read came from the cursor, and: */
+	uint64_t back_off;    /* the file offset it was at */
+	uint64_t back_end;    /* the log position its bytes started at (or after) */
 	ra_window *ra;	      /* reads ahead once reads are sequential */
 	char *pending;	      /* the partial line the writes left */
 	size_t pending_len;   /* <= max.message.bytes when it was checked */
@@ -299,6 +308,7 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		reply(req, iov, niov);
 		ra_consume(f->ra, (size_t)n);
 		f->expect = off + (uint64_t)n;
+		f->back = 0;
 		pthread_mutex_unlock(&f->lock);
 		return 0;
 	}
@@ -320,6 +330,31 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		f->expect = end; /* where the cursor is: off + done after a partial */
 	pos = off + done;
 
+	if (done == 0 && f->back && off < f->back_off && off + size == f->back_off) {
+		/* The window right before the previous one: a scan back from
+		** the end (tail -n, tac). It gets the bytes before the ones
+		** the reader has, even where the window's offset lies in a
+		** gap, so no line reaches it twice. */
+		n = cur_read_before(f->cur, base, f->back_end, buf, size, &f->back_end);
+		if (n < 0) {
+			rc = (int)n;
+			f->back = 0;
+			f->expect = UINT64_MAX; /* the cursor moved: the next read seeks */
+			f->full_reads = 0;
+			goto out;
+		}
+		/* Short only at the log's start: zeros before it, as in a
+		** file whose removed prefix is a hole. tail needs the window
+		** whole: on a short or empty read it stops, printing nothing. */
+		memmove(buf + (size - (size_t)n), buf, (size_t)n);
+		memset(buf, 0, size - (size_t)n);
+		f->back_off = off;
+		f->expect = off + size; /* and the cursor is right after them */
+		f->full_reads = 0;
+		reply_bytes(reply, req, buf, size);
+		rc = 0;
+		goto out;
+	}
 	if (f->cur == NULL) {
 		rc = cur_open(f->in->t, base + pos, &f->cur);
 		if (rc < 0)
@@ -329,6 +364,9 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		cur_seek(f->cur, base + pos);
 		f->full_reads = 0;
 	}
+	f->back = done == 0;
+	f->back_off = pos;
+	f->back_end = cur_pos(f->cur);
 	n = 0;
 	while (done < size) {
 		n = cur_read(f->cur, buf + done, size - done);
@@ -342,6 +380,7 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		rc = (int)n;
 		f->expect = pos;
 		f->full_reads = 0;
+		f->back = 0;
 		goto out;
 	}
 	f->expect = off + done;

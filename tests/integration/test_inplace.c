@@ -289,3 +289,100 @@ Test(inplace, forward_readers_never_see_zeros)
 	free(buf);
 	free(all);
 }
+
+/* The last n lines of text[0, len) (all of it when it has fewer). */
+static const char *last_lines(const char *text, size_t len, int n)
+{
+	size_t at = len;
+
+	while (at > 0 && n > 0) {
+		at--; /* onto the "\n" that ends the line before */
+		while (at > 0 && text[at - 1] != '\n')
+			at--;
+		n--;
+	}
+	return text + at;
+}
+
+/* `tail -n N` of TOPIC/log, once it has settled and removed enough for
+** tail's windows to fall in a gap, prints the last N lines of what cat
+** reads. */
+static void expect_tail_matches(const char *topic)
+{
+	static const int ns[] = { 1, 2, 3, 10, 40, 100, 1000, 100000 };
+	size_t len;
+	char *all = settled_log(topic, &len);
+
+	cr_assert_lt((long long)len + 16384, h_file_size(h_mnt("%s/log", topic)),
+		     "%s: too little removed for tail's windows to fall in a gap", topic);
+
+	for (size_t i = 0; i < sizeof ns / sizeof ns[0]; i++) {
+		char count[16], *out = NULL, *err = NULL;
+		char *argv[] = { "tail", "-n", count, (char *)h_mnt("%s/log", topic), NULL };
+		const char *want = last_lines(all, len, ns[i]);
+
+		snprintf(count, sizeof count, "%d", ns[i]);
+		cr_assert_eq(h_run(argv, 10000, &out, &err), 0, "tail -n %d %s/log: %s", ns[i],
+			     topic, err);
+		H_ASSERT_BYTES(out, strlen(out), want, (size_t)(all + len - want),
+			       "tail -n %d %s/log", ns[i], topic);
+		free(out);
+		free(err);
+	}
+	free(all);
+}
+
+/*
+** tail finds the last lines by reading back from the end in 8 KiB windows
+** it places by offset. A window in the removed prefix, or between records
+** compaction kept, used to get the next retained bytes, lines tail had
+** counted already, and tail printed too few. A window right before the one
+** read last now gets the retained bytes before it.
+*/
+Test(inplace, tail_n_of_a_thinned_log)
+{
+	h_mount("maintenance.interval.ms=50");
+	write_trimmed("t"); /* a removed prefix */
+	expect_tail_matches("t");
+	write_compacted("kv"); /* gaps between the records kept */
+	expect_tail_matches("kv");
+}
+
+/* tac reads back from the end too: every line once, newest first; the
+** zeros its scan read before the first retained record come out with the
+** oldest line, as they would from a file whose removed prefix is a hole. */
+Test(inplace, tac_of_a_thinned_log)
+{
+	size_t len;
+	char *all, *out;
+	struct h_buf want = { 0 };
+
+	h_mount("maintenance.interval.ms=50");
+	write_compacted("kv");
+	all = settled_log("kv", &len);
+	for (size_t end = len; end > 0;) { /* the lines, last first */
+		size_t at = end - 1;
+		while (at > 0 && all[at - 1] != '\n')
+			at--;
+		h_buf_add(&want, all + at, end - at);
+		end = at;
+	}
+	size_t got_len = 0, zeros = 0;
+	H_SH_OK("tac $MNT/kv/log > %s", h_work("tac.out"));
+	out = h_read_file(h_work("tac.out"), &got_len);
+	cr_assert(out != NULL);
+	const char *last = want.len > 0 ? want.p + want.len - 1 : want.p;
+	while (last > want.p && last[-1] != '\n')
+		last--; /* the oldest line, tac's last */
+	size_t head = (size_t)(last - want.p);
+	cr_assert_geq(got_len, want.len);
+	H_ASSERT_BYTES(out, head, want.p, head, "tac kv/log, all but the oldest line");
+	while (head + zeros < got_len && out[head + zeros] == 0)
+		zeros++;
+	cr_assert_eq(zeros, got_len - want.len, "tac kv/log: zeros not only before the oldest line");
+	H_ASSERT_BYTES(out + head + zeros, got_len - head - zeros, last, want.len - head,
+		       "tac kv/log, its oldest line");
+	free(out);
+	free(all);
+	h_buf_free(&want);
+}

@@ -52,25 +52,38 @@ static void dump_records(topic *t, tu_buf *out)
 ** end or lie wholly in the gaps compaction left, read exactly the image,
 ** up to where the retained bytes reach.
 */
-static void check_read_at(topic *t)
+/* The rendered log of t with its records where they lie and zeros in
+** between (its payloads have no zero byte), of *end bytes; *last is where
+** its last record ends. *c is a cursor at the end. calloc'd. */
+static unsigned char *log_image(topic *t, cursor **c, uint64_t *end, uint64_t *last)
 {
 	topic_info info;
-	cursor *c;
 	cur_record r;
-	tu_rng rng;
 	int rc;
 
 	topic_get_info(t, &info);
-	uint64_t end = info.end_bytepos, last = 0;
-	unsigned char *img = calloc(end + 1, 1), *buf = malloc(70000);
-	cr_assert(img && buf);
-	cr_assert_eq(cur_open(t, 0, &c), 0);
-	while ((rc = cur_next(c, &r)) == 1) {
+	*end = info.end_bytepos;
+	*last = 0;
+	unsigned char *img = calloc(*end + 1, 1);
+	cr_assert(img);
+	cr_assert_eq(cur_open(t, 0, c), 0);
+	while ((rc = cur_next(*c, &r)) == 1) {
 		memcpy(img + r.bytepos, r.payload, r.len);
 		img[r.bytepos + r.len] = '\n';
-		last = r.bytepos + r.len + 1;
+		*last = r.bytepos + r.len + 1;
 	}
 	cr_assert_eq(rc, 0);
+	return img;
+}
+
+static void check_read_at(topic *t)
+{
+	cursor *c;
+	tu_rng rng;
+	uint64_t end, last;
+	unsigned char *img = log_image(t, &c, &end, &last), *buf = malloc(70000);
+
+	cr_assert(buf);
 	tu_rng_seed(&rng, 7);
 	for (int i = 0; i < 3000; i++) {
 		uint64_t pos = tu_below(&rng, end + 10);
@@ -92,6 +105,61 @@ static void check_read_at(topic *t)
 	cur_close(c);
 	free(img);
 	free(buf);
+}
+
+/* cur_read_before against the same image: the last len retained bytes
+** before end and from floor on, packed, and the cursor right after them. */
+static void check_read_before(topic *t)
+{
+	cursor *c;
+	tu_rng rng;
+	uint64_t end, last;
+	unsigned char *img = log_image(t, &c, &end, &last), *buf = malloc(70000),
+		      *want = malloc(70000);
+
+	cr_assert(buf && want);
+	tu_rng_seed(&rng, 11);
+	for (int i = 0; i < 3000; i++) {
+		uint64_t at = tu_below(&rng, end + 10);
+		uint64_t floor = i % 3 ? 0 : tu_below(&rng, at + 1);
+		size_t len = 1 + tu_below(&rng, i % 2 ? 64 : 65536);
+		/* the image is zero exactly where no retained byte lies */
+		size_t k = 0;
+		uint64_t p = at < end ? at : end, first = at;
+		while (k < len && p > floor) {
+			p--;
+			if (img[p] != 0) {
+				k++;
+				first = p;
+			}
+		}
+		for (size_t j = 0, q = first; j < k; q++)
+			if (img[q] != 0)
+				want[j++] = img[q];
+		uint64_t got_first = 0;
+		ssize_t n = cur_read_before(c, floor, at, buf, len, &got_first);
+		cr_assert_eq((size_t)n, k, "cur_read_before(%" PRIu64 ", %" PRIu64 ", %zu) = %zd, want %zu",
+			     floor, at, len, n, k);
+		cr_assert(memcmp(buf, want, k) == 0, "cur_read_before(%" PRIu64 ", %zu): bytes differ",
+			  at, len);
+		cr_assert_eq(got_first, first, "cur_read_before(%" PRIu64 ", %zu): first %" PRIu64
+			     ", want %" PRIu64, at, len, got_first, first);
+		/* reading on gives the first retained byte at or after at */
+		uint64_t next = at;
+		while (next < end && img[next] == 0)
+			next++;
+		n = cur_read(c, buf, 1);
+		if (next < end) {
+			cr_assert_eq(n, 1, "read on after %" PRIu64 ": %zd", at, n);
+			cr_assert_eq(buf[0], img[next], "read on after %" PRIu64 ": wrong byte", at);
+		} else {
+			cr_assert_eq(n, 0, "read on after %" PRIu64 " (the end): %zd", at, n);
+		}
+	}
+	cur_close(c);
+	free(img);
+	free(buf);
+	free(want);
 }
 
 struct model_rec {
@@ -178,6 +246,7 @@ static void compaction_case(int64_t delete_retention_ms, int expire_tombstones)
 					: "compacted once, long after the appends",
 				got.p, got.len, want.p, want.len);
 		check_read_at(t);
+		check_read_before(t);
 	}
 
 	/* The same after a remount, and byte positions did not move: reading
