@@ -76,6 +76,10 @@ want() { [[ " $ONLY " == *" $1 "* ]]; }
 TOOLS=()
 for c in "$HERE"/*.c; do TOOLS+=("build/bench/$(basename "$c" .c)"); done
 make -C "$ROOT" --no-print-directory build/topicfs "${TOOLS[@]}" >&2
+# What was built, for the table's header: the tree as it is now, since the
+# binaries are copied into the work directory below and a rebuild during
+# the run changes nothing measured.
+BUILT=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+changes')
 BIN=$ROOT/build/bench
 TOPICFS=$ROOT/build/topicfs
 WB_OPT=${BENCH_WRITEBACK_OPT-$("$TOPICFS" --help 2>&1 | grep -o '[a-z_.]*writeback[a-z_.]*' | head -n 1 || true)}
@@ -89,7 +93,10 @@ else
 	W=$(mktemp -d /var/tmp/topicfs-bench.XXXXXX)
 fi
 [ "$(stat -f -c %T "$W")" != tmpfs ] || die "$W is a tmpfs: the plain-file baseline needs a disk"
-mkdir -p "$W/logs" "$W/plain"
+mkdir -p "$W/logs" "$W/plain" "$W/bin"
+cp "$TOPICFS" "${TOOLS[@]/#/$ROOT/}" "$W/bin/"
+BIN=$W/bin
+TOPICFS=$W/bin/topicfs
 SAMPLES=$W/samples.tsv
 : >"$SAMPLES"
 
@@ -870,7 +877,7 @@ if [ "$(count warm.secs)" -gt 0 ]; then
 fi
 
 CPU_MODEL=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
-HEADER="topicfs benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo '?')$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo '+changes'); $(nproc) cores ($CPU_MODEL), kernel $(uname -r); $MB MiB of generated access-log lines ($DATA_LINES lines), medians of $RUNS runs (B6: $B6_RUNS); a ratio is the median of the runs' ratios. Load average at the start: $LOAD_START; at the end: $LOAD_END. CPU time taken by the host (steal): $(f "$STEAL_PCT" 1)%. ${REPORTING_NOTE^}; reported to the host meanwhile: $REPORTED_MIB MiB.$WARM_NOTE"
+HEADER="topicfs benchmark, $(date -u '+%Y-%m-%d %H:%M UTC'), $BUILT; $(nproc) cores ($CPU_MODEL), kernel $(uname -r); $MB MiB of generated access-log lines ($DATA_LINES lines), medians of $RUNS runs (B6: $B6_RUNS); a ratio is the median of the runs' ratios. Load average at the start: $LOAD_START; at the end: $LOAD_END. CPU time taken by the host (steal): $(f "$STEAL_PCT" 1)%. ${REPORTING_NOTE^}; reported to the host meanwhile: $REPORTED_MIB MiB.$WARM_NOTE"
 
 table_md() {
 	local row
