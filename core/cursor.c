@@ -361,12 +361,13 @@ ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len)
 	return (ssize_t)filled;
 }
 
-/* Move over up to budget retained bytes before end; returns how many. */
-static ssize_t pass_over(cursor *c, uint64_t end, uint64_t budget)
+/* Move over (and copy into out, unless NULL) up to budget retained bytes
+** before end; returns how many, or a negative errno. */
+static ssize_t pass_over(cursor *c, uint64_t end, uint64_t budget, unsigned char *out)
 {
 	uint64_t n = 0;
 
-	while (n < budget) {
+	while (n < budget && c->pos < end) {
 		int rc = at_batch(c);
 		if (rc < 0)
 			return rc;
@@ -377,11 +378,15 @@ static ssize_t pass_over(cursor *c, uint64_t end, uint64_t budget)
 			stop = end;
 		if (stop - c->pos > budget - n)
 			stop = c->pos + (budget - n);
-		n += stop - c->pos;
-		c->pos = stop;
-		c->have_rec = 0;
-		if (c->pos == rec_end_bytepos(&c->b))
-			c->have_batch = 0;
+		if (out != NULL)
+			n += take(c, out + n, (size_t)(stop - c->pos));
+		else {
+			n += stop - c->pos;
+			c->pos = stop;
+			c->have_rec = 0;
+			if (c->pos == rec_end_bytepos(&c->b))
+				c->have_batch = 0;
+		}
 	}
 	return (ssize_t)n;
 }
@@ -399,12 +404,16 @@ static int place_before(cursor *c, uint64_t p, uint64_t *at)
 		if (p > c->s->base_bytepos)
 			s = c->s;
 	} else {
-		for (size_t i = t->nsegs; i-- > 0;) {
-			if (t->segs[i]->base_bytepos < p) {
-				s = t->segs[i];
-				break;
-			}
+		size_t lo = 0, hi = t->nsegs; /* the first segment starting at p or later */
+		while (lo < hi) {
+			size_t mid = lo + (hi - lo) / 2;
+			if (t->segs[mid]->base_bytepos < p)
+				lo = mid + 1;
+			else
+				hi = mid;
 		}
+		if (lo > 0)
+			s = t->segs[lo - 1];
 	}
 	if (s != NULL) {
 		ssize_t i = idx_find_bytepos(&s->index, p - 1);
@@ -418,8 +427,9 @@ static int place_before(cursor *c, uint64_t p, uint64_t *at)
 /*
 ** Backwards from end one index interval (or segment) at a time, counting
 ** the retained bytes, until len of them are behind; then forwards again
-** over those beyond len, and read. Each step scans one interval, so a
-** read costs about len plus an interval, whatever the gaps.
+** over those beyond len, and copy the rest, never past end: retention or
+** compaction may have removed bytes since they were counted, and then
+** fewer come back.
 */
 ssize_t cur_read_before(cursor *c, uint64_t floor, uint64_t end, void *buf, size_t len,
 			uint64_t *first)
@@ -431,26 +441,42 @@ ssize_t cur_read_before(cursor *c, uint64_t floor, uint64_t end, void *buf, size
 		if (at < floor)
 			at = floor;
 		cur_seek(c, at);
-		if ((n = pass_over(c, from, UINT64_MAX)) < 0)
+		if ((n = pass_over(c, from, UINT64_MAX, NULL)) < 0)
 			return n;
 		total += (uint64_t)n;
 		from = at;
 	}
 	cur_seek(c, from);
-	if (total > len && (n = pass_over(c, end, total - len)) < 0)
+	if (total > len && (n = pass_over(c, end, total - len, NULL)) < 0)
 		return n;
-	if (total > len)
-		total = len;
-	if (total > 0) {
+	*first = end;
+	n = 0;
+	if (total > 0 && c->pos < end) {
 		int rc = at_batch(c); /* the first byte's place, after a gap */
 		if (rc < 0)
 			return rc;
+		if (rc == 1 && c->pos < end) {
+			*first = c->pos;
+			n = pass_over(c, end, total < len ? total : len, buf);
+		}
 	}
-	*first = total > 0 ? c->pos : end;
-	n = total > 0 ? cur_read(c, buf, (size_t)total) : 0;
-	if (n == 0)
+	if (n <= 0)
 		cur_seek(c, end);
 	return n;
+}
+
+uint64_t cur_end(const cursor *c)
+{
+	topic *t = c->t;
+	uint64_t end = 0;
+
+	pthread_mutex_lock(&t->mu);
+	if (c->confined)
+		end = c->s->end_bytepos;
+	else if (t->nsegs > 0)
+		end = t->segs[t->nsegs - 1]->end_bytepos;
+	pthread_mutex_unlock(&t->mu);
+	return end;
 }
 
 /* The next whole record at or after pos, made current (pos moves to its

@@ -83,6 +83,10 @@ ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len);
 ssize_t cur_read_before(cursor *c, uint64_t floor, uint64_t end, void *buf, size_t len,
 			uint64_t *first);
 
+/* Where the rendered log ends (removed bytes included), or a confined
+** cursor's segment. */
+uint64_t cur_end(const cursor *c);
+
 typedef struct cur_record {
 	uint64_t offset;
 	uint64_t bytepos;

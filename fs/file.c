@@ -10,12 +10,13 @@
 ** position jumps ahead); the reader's file offset then trails the real
 ** position, which is why sequential reads are recognised by f->expect and
 ** not by cur_pos(). A reader never sees a gap or a torn record.
-** A read that ends exactly where the previous one began, after a read
-** from the cursor, is a scan back from the end (tail -n, tac): it gets the
-** retained bytes right before the ones the previous read returned
-** (cur_read_before), and the cursor stays right after them, where the
-** reader's next read, at the offset that follows, goes on. Such a scan
-** that reaches back past the first retained record reads zeros there.
+** A read of the file's last bytes, up to its end, may start a scan back
+** from the end (tail -n, tac): a read that then ends exactly where the
+** previous one began is the scan's next step. It gets the retained bytes
+** right before the ones the previous read returned (cur_read_before), and
+** the cursor stays right after them, where the reader's next read, at the
+** offset that follows, goes on. A step back past the first retained byte
+** reads zeros there: tail needs its windows whole.
 ** Only the kernel's reads that fill a private mapping's pages need the
 ** bytes where they lie: tfs_file_read_in_place answers them with a cursor
 ** of its own, removed bytes as zeros.
@@ -364,7 +365,6 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		cur_seek(f->cur, base + pos);
 		f->full_reads = 0;
 	}
-	f->back = done == 0;
 	f->back_off = pos;
 	f->back_end = cur_pos(f->cur);
 	n = 0;
@@ -383,6 +383,11 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		f->back = 0;
 		goto out;
 	}
+	/* A scan back starts with a read of the file's last bytes, up to its
+	** end: tail's and tac's do. Only such a read lets the next one be a
+	** step back, so a forward reader that reads at 0 after a read further
+	** on is never taken for one (it would read zeros before the records). */
+	f->back = pos == off && base + off + size >= cur_end(f->cur);
 	f->expect = off + done;
 	f->full_reads = done == size && size > 0 ? f->full_reads + 1 : 0;
 	if (f->full_reads >= 2)
