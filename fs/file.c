@@ -365,8 +365,7 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 		cur_seek(f->cur, base + pos);
 		f->full_reads = 0;
 	}
-	f->back_off = pos;
-	f->back_end = cur_pos(f->cur);
+	uint64_t at_off = pos, at_pos = cur_pos(f->cur);
 	n = 0;
 	while (done < size) {
 		n = cur_read(f->cur, buf + done, size - done);
@@ -387,7 +386,13 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 	** end: tail's and tac's do. Only such a read lets the next one be a
 	** step back, so a forward reader that reads at 0 after a read further
 	** on is never taken for one (it would read zeros before the records). */
-	f->back = pos == off && base + off + size >= cur_end(f->cur);
+	/* A read that finds nothing (tac reads again at the end after its
+	** first window) leaves a scan where it was. */
+	if (done > 0 || !f->back) {
+		f->back = pos == off && base + off + size >= cur_end(f->cur);
+		f->back_off = at_off;
+		f->back_end = at_pos;
+	}
 	f->expect = off + done;
 	f->full_reads = done == size && size > 0 ? f->full_reads + 1 : 0;
 	if (f->full_reads >= 2)

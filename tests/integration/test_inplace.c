@@ -386,7 +386,19 @@ Test(inplace, tac_of_a_thinned_log)
 
 	h_mount("maintenance.interval.ms=50");
 	write_compacted("kv");
+	/* A size that is a multiple of 8 KiB: tac then reads again at the end
+	** after its first window, which must not end the scan. */
+	long long size = h_file_size(h_mnt("kv/log"));
+	char pad[8200];
+	size_t pad_len = (size_t)(8192 - size % 8192);
+	memset(pad, 'p', pad_len - 1);
+	pad[pad_len - 1] = '\n';
+	int fd = open(h_mnt("kv/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0);
+	cr_assert_eq(h_write_all(fd, pad, pad_len), 0);
+	close(fd);
 	all = settled_log("kv", &len);
+	cr_assert_eq(h_file_size(h_mnt("kv/log")) % 8192, 0);
 	for (size_t end = len; end > 0;) { /* the lines, last first */
 		size_t at = end - 1;
 		while (at > 0 && all[at - 1] != '\n')
