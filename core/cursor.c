@@ -309,7 +309,8 @@ static int at_batch(cursor *c)
 	return 1;
 }
 
-/* Copy up to len bytes of the current batch from c->pos to out; advance. */
+/* Copy up to len bytes of the current batch from c->pos to out (unless
+** out is NULL: only pass over them); advance. */
 static size_t take(cursor *c, unsigned char *out, size_t len)
 {
 	size_t in = (size_t)(c->pos - c->b.base_bytepos);
@@ -317,7 +318,8 @@ static size_t take(cursor *c, unsigned char *out, size_t len)
 
 	if (n > len)
 		n = len;
-	memcpy(out, c->text + in, n);
+	if (out != NULL)
+		memcpy(out, c->text + in, n);
 	c->pos += n;
 	c->have_rec = 0;
 	if (c->pos == rec_end_bytepos(&c->b))
@@ -378,15 +380,7 @@ static ssize_t pass_over(cursor *c, uint64_t end, uint64_t budget, unsigned char
 			stop = end;
 		if (stop - c->pos > budget - n)
 			stop = c->pos + (budget - n);
-		if (out != NULL)
-			n += take(c, out + n, (size_t)(stop - c->pos));
-		else {
-			n += stop - c->pos;
-			c->pos = stop;
-			c->have_rec = 0;
-			if (c->pos == rec_end_bytepos(&c->b))
-				c->have_batch = 0;
-		}
+		n += take(c, out != NULL ? out + n : NULL, (size_t)(stop - c->pos));
 	}
 	return (ssize_t)n;
 }

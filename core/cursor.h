@@ -73,8 +73,8 @@ ssize_t cur_read_at(cursor *c, uint64_t pos, void *buf, size_t len);
 /*
 ** The last len retained bytes of the rendered log before byte position
 ** end and from floor on, packed (as cur_read returns them), into buf;
-** fewer when fewer are there. *first receives the position of the first of them (end when
-** none). The cursor is left right after them, so a cur_read goes on at
+** fewer when fewer are there. *first receives the position of the first
+** of them (end when none). The cursor is left right after them, so a cur_read goes on at
 ** the first retained byte at or after end. For readers that scan a log
 ** backwards from its end (tail -n, tac): a window they place in a gap
 ** gets the bytes before the gap, never bytes after it they already have.

@@ -63,9 +63,9 @@ struct tfs_file {
 	consumer *con;	      /* CONSUMER files: the shared position */
 	uint64_t expect;      /* file offset right after the previous read */
 	unsigned full_reads;  /* full reads in a row, each at expect */
-	int back;	      /* the previous read came from the cursor, and: */
-	uint64_t back_off;    /* the file offset it was at */
-	uint64_t back_end;    /* the log position its bytes started at (or after) */
+	int back;	      /* a scan back from the end is under way; its */
+	uint64_t back_off;    /* last window's file offset, and */
+	uint64_t back_end;    /* the log position that window's bytes start at (or after) */
 	ra_window *ra;	      /* reads ahead once reads are sequential */
 	char *pending;	      /* the partial line the writes left */
 	size_t pending_len;   /* <= max.message.bytes when it was checked */
@@ -344,9 +344,10 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 			f->full_reads = 0;
 			goto out;
 		}
-		/* Short only at the log's start: zeros before it, as in a
-		** file whose removed prefix is a hole. tail needs the window
-		** whole: on a short or empty read it stops, printing nothing. */
+		/* Short at the log's start (or when a removal raced the
+		** count): zeros before it, as in a file whose removed bytes are
+		** a hole. tail needs the window whole: on a short or empty read
+		** it stops, printing nothing. */
 		memmove(buf + (size - (size_t)n), buf, (size_t)n);
 		memset(buf, 0, size - (size_t)n);
 		f->back_off = off;
@@ -385,8 +386,8 @@ int tfs_file_read(tfs_file *f, size_t size, uint64_t off, tfs_reply_fn reply, vo
 	/* A scan back starts with a read of the file's last bytes, up to its
 	** end: tail's and tac's do. Only such a read lets the next one be a
 	** step back, so a forward reader that reads at 0 after a read further
-	** on is never taken for one (it would read zeros before the records). */
-	/* A read that finds nothing (tac reads again at the end after its
+	** on is never taken for one (it would read zeros before the records).
+	** A read that finds nothing (tac reads again at the end after its
 	** first window) leaves a scan where it was. */
 	if (done > 0 || !f->back) {
 		f->back = pos == off && base + off + size >= cur_end(f->cur);

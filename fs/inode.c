@@ -372,7 +372,6 @@ int tfs_inode_base(tfs_inode *in, uint64_t *base)
 	if (!in->base_known) {
 		/* Only offset and time files start unknown. */
 		uint64_t offset;
-
 		topic_info info;
 
 		if (in->kind == TFS_TIME)
@@ -384,11 +383,12 @@ int tfs_inode_base(tfs_inode *in, uint64_t *base)
 		** itself, byte 0 at the log's byte 0 (reads skip to that
 		** record). Retention only moves the first record on, so this
 		** start holds however often the kernel forgets the inode. */
-		topic_get_info(in->t, &info);
-		if (rc == 0 && in->base <= info.start_bytepos)
-			in->base = 0;
-		if (rc == 0)
+		if (rc == 0) {
+			topic_get_info(in->t, &info);
+			if (in->base <= info.start_bytepos)
+				in->base = 0;
 			in->base_known = 1;
+		}
 	}
 	if (rc == 0)
 		*base = in->base;
