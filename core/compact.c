@@ -29,9 +29,13 @@
 **      key), and it is not a tombstone whose segment a compaction first
 **      rewrote at least delete.retention.ms ago (the segment's cleaned
 **      time, in its header: Kafka's rule, so that a reader that is behind
-**      still sees a key deleted). Kept records keep their offsets, byte positions
-**      and times; runs of them with nothing removed between are merged
-**      into timed batches (record.c).
+**      still sees a key deleted). Kept records keep their offsets, byte
+**      positions and times; runs of them with nothing removed between are
+**      merged into timed batches (record.c). Runs of sealed segments whose
+**      sizes add up to no more than segment.bytes are rewritten as one
+**      segment named by the first (Kafka's cleaner groups them so), when
+**      their kept tombstones count from one time (tomb_horizon); segment.c
+**      ("MERGES") says what happens to the files.
 **   5. Compression: sealed segments not stored as compression.type says
 **      are rewritten (zstd frames, or plain), their batches merged too;
 **      zstd waits for a pause in the topic's appends (compression_step).
@@ -360,60 +364,100 @@ static void meet_deadlines(topic *busy, int64_t *last)
 	store_names_free(names, n);
 }
 
-/* Rewrite s keeping what k keeps, stored as c says; swap it into t.
-** *removed receives the number of records dropped. */
-static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c, uint64_t *removed)
+/* The time a segment's kept tombstones count from once this compaction has
+** rewritten it: its cleaned time if it keeps tombstones not yet due, this
+** compaction's for a segment never cleaned (whatever tombstones it has are
+** kept now, and counted from now); NO_HORIZON when it will hold none. */
+#define NO_HORIZON INT64_MIN
+
+static int64_t tomb_horizon(const seg *s, const struct keep *k)
+{
+	if (s->cleaned_ms == 0)
+		return k->now;
+	if ((s->clean_flags & SEG_CLEAN_TOMBSTONES) && !tombstones_expire(s, k->c, k->now))
+		return s->cleaned_ms;
+	return NO_HORIZON;
+}
+
+/*
+** Rewrite v[0..n), consecutive sealed segments, as one segment keeping
+** what k keeps, stored as c says, and swap it into t in their place: a
+** merge when n > 1 (compaction_step says which). *removed receives the
+** number of records dropped.
+*/
+static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, const cfg *c,
+			    uint64_t *removed)
 {
 	int want_z = c->compression_type == CFG_COMPRESSION_ZSTD;
 	struct outbatch o = {0};
-	seg_iter it;
-	const unsigned char *bp;
-	rec_batch b;
-	uint64_t at, dropped = 0, batches_in = 0, batches_out, kept_tombs = 0;
-	int rc, tomb, tombs_go = k->map && tombstones_expire(s, c, k->now);
-	/* A compaction marks the segments it rewrites as cleaned, once. */
-	int64_t cleaned = k->map && s->cleaned_ms == 0 ? k->now : s->cleaned_ms;
+	seg *s = v[0];
+	uint64_t dropped = 0, batches_in = 0, batches_out, kept_tombs = 0;
+	int rc = 0, tomb;
+	/* A compaction marks the segments it rewrites as cleaned, once. A
+	** merge's members share the time their kept tombstones count from
+	** (compaction_step groups them so), or keep none. */
+	int64_t cleaned = s->cleaned_ms, horizon = NO_HORIZON;
+	if (k->map) {
+		for (size_t i = 0; i < n; i++) {
+			int64_t own = v[i]->cleaned_ms ? v[i]->cleaned_ms : k->now;
+			if (i == 0 || own > cleaned)
+				cleaned = own;
+			if (tomb_horizon(v[i], k) != NO_HORIZON)
+				horizon = tomb_horizon(v[i], k);
+		}
+		if (horizon != NO_HORIZON)
+			cleaned = horizon;
+	}
 
 	*removed = 0;
 	/* A segment a compaction already cleaned, stored as wanted, with no
 	** tombstones due to go, changes only if records go: with no dirty
 	** segment (an empty map) none can; else count them first, which
 	** costs a read and no write. */
-	if (k->map && s->cleaned_ms != 0 && !tombs_go && s->compressed == want_z) {
+	if (n == 1 && k->map && s->cleaned_ms != 0 && !tombstones_expire(s, c, k->now) &&
+	    s->compressed == want_z) {
 		if (k->map->n == 0)
 			return 0;
 		if ((rc = count_dropped(s, k, &dropped)) < 0 || dropped == 0)
 			return rc;
 		dropped = 0;
 	}
-	if ((rc = seg_writer_open(t->dirfd, s, want_z, c->compression_level, &o.w)) < 0)
+	if ((rc = seg_writer_open(t->dirfd, s, v[n - 1], want_z, c->compression_level, &o.w)) < 0)
 		return rc;
-	seg_iter_init(&it, s, SEG_HEADER_SIZE, s->size);
-	while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
-		rec_iter ri;
-		const unsigned char *p;
-		size_t len;
+	for (size_t i = 0; i < n && rc == 0; i++) {
+		int tombs_go = k->map && tombstones_expire(v[i], c, k->now);
+		const unsigned char *bp;
+		rec_batch b;
+		uint64_t at;
+		seg_iter it;
 
-		batches_in++;
-		rec_iter_init(&ri, bp, &b);
-		for (;;) {
-			uint64_t off = ri.offset, pos = ri.bytepos;
-			if (!rec_iter_next(&ri, &p, &len))
-				break;
-			if (!keep_record(k, p, len, off, tombs_go, &tomb)) {
-				dropped++;
-				continue;
+		seg_iter_init(&it, v[i], SEG_HEADER_SIZE, v[i]->size);
+		while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
+			rec_iter ri;
+			const unsigned char *p;
+			size_t len;
+
+			batches_in++;
+			rec_iter_init(&ri, bp, &b);
+			for (;;) {
+				uint64_t off = ri.offset, pos = ri.bytepos;
+				if (!rec_iter_next(&ri, &p, &len))
+					break;
+				if (!keep_record(k, p, len, off, tombs_go, &tomb)) {
+					dropped++;
+					continue;
+				}
+				kept_tombs += tomb;
+				if ((rc = out_add(&o, p, len, off, pos, ri.ts)) < 0)
+					break;
 			}
-			kept_tombs += tomb;
-			if ((rc = out_add(&o, p, len, off, pos, ri.ts)) < 0)
+			if (rc < 0)
 				break;
 		}
-		if (rc < 0)
-			break;
+		seg_iter_free(&it);
 	}
 	if (rc == 0)
 		rc = out_flush(&o);
-	seg_iter_free(&it);
 	free(o.buf);
 	batches_out = seg_writer_batches(o.w);
 	if (rc < 0) {
@@ -426,7 +470,7 @@ static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c,
 	seg_writer_set_cleaned(o.w, cleaned, flags);
 	/* Nothing would change: same records, same storage, no batches to
 	** merge, the same cleaned time and flags. */
-	if (dropped == 0 && s->compressed == want_z && batches_out >= batches_in &&
+	if (n == 1 && dropped == 0 && s->compressed == want_z && batches_out >= batches_in &&
 	    cleaned == s->cleaned_ms && flags == s->clean_flags) {
 		seg_writer_abort(o.w);
 		return 0;
@@ -435,7 +479,7 @@ static int rewrite_segment(topic *t, seg *s, const struct keep *k, const cfg *c,
 	if ((rc = seg_writer_commit(o.w, &nw)) < 0)
 		return rc;
 	*removed = dropped;
-	return topic_replace_segment(t, s, nw);
+	return topic_replace_segments(t, v, n, nw);
 }
 
 /* ---- the steps of a pass ---- */
@@ -553,10 +597,25 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 		goto out;
 	struct keep k = {.c = c, .map = &m, .now = now};
 	int64_t met = 0;
-	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
-		uint64_t r;
-		if ((rc = rewrite_segment(t, v[i], &k, c, &r)) < 0 && rc != -ENOENT)
+	size_t merged = 0;
+	for (size_t i = 0, j; i < n && !(stop && atomic_load(stop)); i = j) {
+		/* Merge the segments from v[i] on while their sizes add up to
+		** no more than segment.bytes (as Kafka's cleaner groups them),
+		** and their kept tombstones count from one time. */
+		uint64_t size = v[i]->size, r;
+		int64_t h = tomb_horizon(v[i], &k);
+		for (j = i + 1; j < n && size + v[j]->size <= (uint64_t)c->segment_bytes; j++) {
+			int64_t hj = tomb_horizon(v[j], &k);
+			if (h != NO_HORIZON && hj != NO_HORIZON && hj != h)
+				break;
+			if (h == NO_HORIZON)
+				h = hj;
+			size += v[j]->size;
+		}
+		if ((rc = rewrite_segments(t, v + i, j - i, &k, c, &r)) < 0 && rc != -ENOENT)
 			goto out;
+		if (rc == 0)
+			merged += j - i - 1;
 		removed += r;
 		meet_deadlines(t, &met);
 	}
@@ -564,8 +623,8 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 		rc = topic_set_clean_offset(t, v[n - 1]->end_offset);
 	else
 		rc = 0;
-	log_info("topic %s: compacted %zu sealed segments, %" PRIu64 " records removed", t->name, n,
-		 removed);
+	log_info("topic %s: compacted %zu sealed segments into %zu, %" PRIu64 " records removed",
+		 t->name, n, n - merged, removed);
 out:
 	map_free(&m);
 	segs_release(v, n);
@@ -609,7 +668,7 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 			if (now - newest < COMPRESS_LAG_MS)
 				break; /* and so are the segments after it */
 		}
-		if ((rc = rewrite_segment(t, v[i], &all, c, &r)) < 0 && rc != -ENOENT)
+		if ((rc = rewrite_segments(t, v + i, 1, &all, c, &r)) < 0 && rc != -ENOENT)
 			break;
 		rc = 0;
 		meet_deadlines(t, &met);

@@ -11,7 +11,7 @@
 **              segment's size, ends, counts and index, the settings, the
 **              name. It is held only for short, I/O-free sections, so a
 **              reader never waits for a writer's I/O. Retention
-**              (topic_drop_oldest) and rewrites (topic_replace_segment)
+**              (topic_drop_oldest) and rewrites (topic_replace_segments)
 **              change the segment list under mu alone, so a holder of
 **              append_mu reads the list under mu too.
 ** Order: append_mu before mu. A store's own mutex (store.c) is taken before
@@ -117,9 +117,11 @@ void topic_release_room(topic *t);
 ** comes meanwhile keeps its room); room is made again for the next bulk
 ** writer. Returns whether there was any. */
 int topic_give_back_room(topic *t, int64_t quiet_since_ms);
-/* Put nw in place of old in the segment list; takes over nw's reference.
-** Returns -ENOENT (and drops nw) when old is no longer listed. */
-int topic_replace_segment(topic *t, seg *old, seg *nw);
+/* Put nw in place of old[0..n), consecutive sealed segments of the list,
+** and remove the files of old[1..n) (nw, a merge of them, has the files of
+** old[0]'s name); takes over nw's reference. Returns -ENOENT (and drops nw)
+** when they are no longer listed so. */
+int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw);
 /* Sync the segments that rolls sealed and write their sealed indexes. */
 int topic_finish_seals(topic *t);
 /* Delete the oldest segment (never the newest), files and all. */

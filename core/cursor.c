@@ -143,6 +143,22 @@ uint64_t cur_pos(const cursor *c)
 	return c->pos;
 }
 
+/* How many of t's segments start before byte position pos, or at it too
+** when at (under t->mu). */
+static size_t segs_starting_before(const topic *t, uint64_t pos, int at)
+{
+	size_t lo = 0, hi = t->nsegs;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+		if (t->segs[mid]->base_bytepos < pos || (at && t->segs[mid]->base_bytepos == pos))
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 /* Find the segment, and the batch or frame in it, to start from for pos. */
 static void place(cursor *c)
 {
@@ -153,15 +169,8 @@ static void place(cursor *c)
 	if (c->confined) {
 		s = c->s; /* kept since cur_open_segment, even if since removed */
 	} else {
-		size_t lo = 0, hi = t->nsegs;
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (t->segs[mid]->base_bytepos <= c->pos)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		s = t->segs[lo ? lo - 1 : 0];
+		size_t n = segs_starting_before(t, c->pos, 1);
+		s = t->segs[n ? n - 1 : 0];
 	}
 	if (c->pos < s->base_bytepos)
 		c->pos = s->base_bytepos;
@@ -222,8 +231,13 @@ static int load_batch(cursor *c)
 	return rc;
 }
 
-/* Go on to the segment after c->s. Returns 1, or 0 when there is none
-** (or the cursor is confined) and c->s has no more data for now. */
+/*
+** Go on from c->s, read to its end, to the listed segment that holds the
+** bytes after it: the next one, or, when compaction merged c->s with the
+** segments after it, the merged segment (from where c->s ended). Returns
+** 1, or 0 when there is none (or the cursor is confined) and c->s has no
+** more data for now.
+*/
 static int next_segment(cursor *c)
 {
 	topic *t = c->t;
@@ -234,16 +248,17 @@ static int next_segment(cursor *c)
 		pthread_mutex_unlock(&t->mu);
 		return 1; /* it grew meanwhile: read on in it */
 	}
+	/* c->s's end stays where it was once c->s is sealed, replaced or
+	** deleted; the newest segment's is where its batches end. */
+	uint64_t after = c->s->end_bytepos > c->pos ? c->s->end_bytepos : c->pos;
 	if (!c->confined) {
-		for (size_t i = 0; i < t->nsegs; i++) {
-			if (t->segs[i]->base_offset > c->s->base_offset) {
-				succ = t->segs[i];
-				break;
-			}
-		}
+		size_t n = segs_starting_before(t, after, 1); /* the last at or before after, */
+		succ = t->segs[n ? n - 1 : 0];		      /* or the first when all start later */
+		if (succ == c->s)
+			succ = NULL;
 	}
-	if (succ && c->pos < succ->base_bytepos)
-		c->pos = succ->base_bytepos;
+	if (succ)
+		c->pos = after > succ->base_bytepos ? after : succ->base_bytepos;
 	pthread_mutex_unlock(&t->mu);
 	if (!succ)
 		return 0;
@@ -398,16 +413,9 @@ static int place_before(cursor *c, uint64_t p, uint64_t *at)
 		if (p > c->s->base_bytepos)
 			s = c->s;
 	} else {
-		size_t lo = 0, hi = t->nsegs; /* the first segment starting at p or later */
-		while (lo < hi) {
-			size_t mid = lo + (hi - lo) / 2;
-			if (t->segs[mid]->base_bytepos < p)
-				lo = mid + 1;
-			else
-				hi = mid;
-		}
-		if (lo > 0)
-			s = t->segs[lo - 1];
+		size_t n = segs_starting_before(t, p, 0);
+		if (n > 0)
+			s = t->segs[n - 1];
 	}
 	if (s != NULL) {
 		ssize_t i = idx_find_bytepos(&s->index, p - 1);

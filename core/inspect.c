@@ -12,7 +12,10 @@
 ** each segment is walked with seg_iter from its header to its file's end:
 ** plain segments batch by batch, compressed ones frame by frame. Each batch
 ** must pass its CRC and come after the one before it (offsets and byte
-** positions only grow, within a segment and across segments). A segment
+** positions only grow, within a segment and across segments), but for the
+** segments that a merge a crash interrupted left after the merged one
+** (segment.c, "MERGES"): those are noted and passed over, as the mount
+** removes them. A segment
 ** whose header is bad is walked all the same, as the mount would after
 ** rebuilding the header (seg_repair_header).
 **
@@ -78,6 +81,7 @@ struct segx {
 	char name[32];
 	seg *s;	     /* NULL: the header is bad (or the file vanished) */
 	int newest;  /* the segment recovery treats as the newest */
+	const struct segx *into; /* a merge a crash interrupted put its records there */
 	int headerless; /* its header is bad: walked with a made-up one */
 	/* What the walk found: */
 	int walked;
@@ -910,30 +914,63 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		}
 	}
 
+	/* A merge that a crash interrupted (segment.c): a sealed segment whose
+	** index, naming this very file, ends past the segments after it. */
+	for (size_t i = 0; i + 1 < n; i++) {
+		char iname[32];
+		idx x = {0};
+		idx_summary sum;
+		int sealed = 0;
+		if (!v[i].s || v[i].newest || v[i].headerless || v[i].into)
+			continue;
+		seg_index_name(v[i].base, iname);
+		if (idx_load(tdir, iname, v[i].base, &x, &sealed, &sum) == 0 && sealed &&
+		    sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc)
+			for (size_t j = i + 1; j < n && !v[j].newest && v[j].base < sum.end_offset; j++)
+				v[j].into = &v[i];
+		idx_free(&x);
+	}
+
+	size_t listed = n;
 	for (size_t i = 0; i < n; i++) {
 		struct segx *x = &v[i];
 		const seg *next = NULL;
 		struct idxcheck c;
 		if (!x->s)
 			continue;
-		in->rep->segments++;
-		if (i + 1 < n && !v[i + 1].headerless)
-			next = v[i + 1].s;
-		if (x->headerless && i > 0 && v[i - 1].walked)
-			x->s->base_bytepos = v[i - 1].end_bytepos; /* at least that */
-		fprintf(in->out, "  segment %s: %s, %s, %" PRIu64 " bytes\n", x->name,
-			x->newest ? "newest" : "sealed", x->s->compressed ? "zstd" : "plain", x->s->size);
-		/* Continuity with the segment before. */
-		for (size_t j = i; j-- > 0;) {
+		/* Continuity with the segment before: a segment that starts
+		** inside a sealed one was merged into it, the index of the
+		** merged one lost too; else the order is broken. */
+		for (size_t j = i; !x->into && j-- > 0;) {
 			if (!v[j].walked)
 				continue;
-			if (x->base < v[j].end_offset || x->s->base_bytepos < v[j].end_bytepos)
+			if (x->base < v[j].end_offset && !v[j].newest && !x->newest)
+				x->into = &v[j];
+			else if (x->base < v[j].end_offset || x->s->base_bytepos < v[j].end_bytepos)
 				finding(in, 1, x->name, 0,
 					"it starts at offset %" PRIu64 " (byte position %" PRIu64
 					"), inside segment %s, which reaches offset %" PRIu64,
 					x->base, x->s->base_bytepos, v[j].name, v[j].end_offset);
 			break;
 		}
+		if (x->into) {
+			finding(in, 0, x->name, -1,
+				"a compaction merged it into segment %s, and a crash came before its "
+				"file was removed; the next mount removes it",
+				x->into->name);
+			listed--;
+			continue;
+		}
+		in->rep->segments++;
+		for (size_t k = i + 1; k < n && !next; k++)
+			if (!v[k].into && !v[k].headerless)
+				next = v[k].s;
+			else if (!v[k].into)
+				break;
+		if (x->headerless && i > 0 && v[i - 1].walked)
+			x->s->base_bytepos = v[i - 1].end_bytepos; /* at least that */
+		fprintf(in->out, "  segment %s: %s, %s, %" PRIu64 " bytes\n", x->name,
+			x->newest ? "newest" : "sealed", x->s->compressed ? "zstd" : "plain", x->s->size);
 		idx_begin(in, tdir, x, x->newest ? NULL : next, &c);
 		walk_segment(in, x, &c);
 		print_segment_summary(in, x);
@@ -951,7 +988,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 	fprintf(in->out,
 		"  figures: start_offset=%" PRIu64 " end_offset=%" PRIu64 " records=%" PRIu64
 		" segments=%zu stored_bytes=%" PRIu64 "\n",
-		start, end, records, n, stored);
+		start, end, records, listed, stored);
 out:
 	for (size_t i = 0; i < n; i++)
 		seg_unref(v[i].s);

@@ -27,7 +27,9 @@
 **           whose header fails its check (a power loss before its first
 **           sync tears it; the mount rebuilds it), an unsynced or stale
 **           index (rebuilt at mount), ".tmp" files of an interrupted
-**           rewrite, leftovers in tmp/ and trash/.
+**           rewrite, segments that a compaction merged into the one
+**           before them but had not yet removed (the mount removes them;
+**           they are not counted), leftovers in tmp/ and trash/.
 */
 #ifndef TOPICFS_INSPECT_H
 #define TOPICFS_INSPECT_H

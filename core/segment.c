@@ -50,6 +50,16 @@
 ** scan goes on. So recovery reads the index and the tail of the newest
 ** segment, never whole logs.
 **
+** MERGES. Compaction may rewrite a run of sealed segments as one: the
+** merged file takes the first one's name (and base), and its sealed
+** index's end is the last one's end, the next segment's base. It is
+** renamed over the first one's file, then the others' files are removed.
+** A crash in between leaves segments after it whose records the merged
+** file already holds (those compaction kept): opening the merged one
+** (open_sealed) sees its end past its successor's base, and the mount
+** removes the segments before that end. A merged file whose index was lost
+** too is measured by a scan: its last record's end.
+**
 ** ROOM. While a bulk writer appends, the newest segment's file may run on
 ** past its batches with zero bytes: room made ahead of the writer
 ** (prefill.c). A roll and a clean close cut it; after a crash, the scan
@@ -536,6 +546,14 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 
 	seg_index_name(s->base_offset, name);
 	rc = idx_load(dirfd, name, s->base_offset, &s->index, &sealed, &sum);
+	if (rc == 0 && sealed && sum.size == file_end && sum.seg_crc == s->hdr_crc &&
+	    sum.end_offset > next->base_offset && sum.end_bytepos >= next->base_bytepos) {
+		/* A merge that a crash interrupted: the caller removes the
+		** segments before the end and opens this one again. */
+		s->end_offset = sum.end_offset;
+		s->end_bytepos = sum.end_bytepos;
+		return 1;
+	}
 	if (rc == 0 && sealed && sum.end_offset == next->base_offset &&
 	    sum.end_bytepos == next->base_bytepos && sum.size == file_end &&
 	    sum.seg_crc == s->hdr_crc) {
@@ -567,6 +585,11 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 			   : scan_batches(s, &sc, file_end, !unsynced, "rebuilding");
 	if (rc < 0)
 		return rc;
+	if (sc.offset > next->base_offset && sc.bytepos > next->base_bytepos) {
+		s->end_offset = sc.offset; /* an interrupted merge, its index lost */
+		s->end_bytepos = sc.bytepos;
+		return 1;
+	}
 	if (unsynced && sc.loc < file_end) {
 		log_warn("segment %020" PRIu64 ": cut a torn tail of %" PRIu64 " bytes at byte %" PRIu64,
 			 s->base_offset, file_end - sc.loc, sc.loc);
@@ -725,7 +748,7 @@ int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out)
 		return rc;
 	}
 	*out = s;
-	return 0;
+	return rc;
 }
 
 /* The header of the first valid batch of s (plain or compressed). */
@@ -1065,7 +1088,8 @@ void seg_writer_set_cleaned(seg_writer *w, int64_t cleaned_ms, uint32_t clean_fl
 	w->rehead = 1;
 }
 
-int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out)
+int seg_writer_open(int dirfd, const seg *s, const seg *last, int compressed, int level,
+		    seg_writer **out)
 {
 	seg_writer *w = calloc(1, sizeof *w);
 	unsigned char h[SEG_HEADER_SIZE];
@@ -1087,8 +1111,8 @@ int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writ
 	o->cleaned_ms = s->cleaned_ms;
 	o->clean_flags = s->clean_flags;
 	o->compressed = compressed;
-	o->end_offset = s->end_offset;
-	o->end_bytepos = s->end_bytepos;
+	o->end_offset = last->end_offset;
+	o->end_bytepos = last->end_bytepos;
 	o->sealed = 1;
 	o->size = SEG_HEADER_SIZE;
 	seg_log_name(s->base_offset, name);

@@ -36,7 +36,11 @@ int seg_create(int dirfd, uint64_t base_offset, uint64_t base_bytepos, int64_t n
 ** check the index against the file, scan the file from the last good index
 ** entry, cut a torn tail, and reopen the index for appends. For a sealed
 ** segment (next = its successor), use the sealed index, or rebuild it by a
-** scan when it is missing, damaged or does not match the file.
+** scan when it is missing, damaged or does not match the file. Returns 0;
+** 1 when the sealed segment reaches past next's base (a merge that a crash
+** interrupted, segment.c): *out's end_offset says how far, and the caller
+** removes the segments before it and opens this one again; or -errno
+** (-EBADMSG: a bad header).
 */
 int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out);
 
@@ -154,17 +158,20 @@ int seg_iter_next(seg_iter *it, const unsigned char **batch, rec_batch *b, uint6
 int seg_iter_at_boundary(const seg_iter *it);
 
 /*
-** Writing a sealed segment aside, to replace s (compaction, compression):
-** seg_writer_open() creates "NAME.log.tmp"; seg_writer_add() appends a
-** checked batch; seg_writer_commit() syncs it, writes its index, renames
-** both over s's files, and returns the new segment, sealed, with s's base,
-** ends and cleaned time and flags (seg_writer_set_cleaned() changes the
-** latter two before the commit). seg_writer_abort() removes the files.
-** None takes a lock.
+** Writing a sealed segment aside, to replace s and the segments after it
+** up to last (compaction, compression; last == s unless compaction merges
+** them): seg_writer_open() creates "NAME.log.tmp"; seg_writer_add()
+** appends a checked batch; seg_writer_commit() syncs it, writes its index,
+** renames both over s's files, and returns the new segment, sealed, with
+** s's base, last's ends, and s's cleaned time and flags
+** (seg_writer_set_cleaned() changes the latter two before the commit).
+** The caller removes the files of the segments after s (a merge: see
+** segment.c). seg_writer_abort() removes the files. None takes a lock.
 */
 typedef struct seg_writer seg_writer;
 
-int seg_writer_open(int dirfd, const seg *s, int compressed, int level, seg_writer **out);
+int seg_writer_open(int dirfd, const seg *s, const seg *last, int compressed, int level,
+		    seg_writer **out);
 void seg_writer_set_cleaned(seg_writer *w, int64_t cleaned_ms, uint32_t clean_flags);
 
 #define SEG_CLEAN_TOMBSTONES 1u /* the cleaning rewrite kept tombstones */

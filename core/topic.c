@@ -249,6 +249,35 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 	return rc;
 }
 
+/*
+** s, just opened, holds the records of the segments after it up to its
+** end: compaction merged them into it and a crash came before their files
+** were removed (segment.c). Remove them: t->segs[*first..n) are open, the
+** oldest first. s is dropped; the caller opens it again.
+*/
+static int finish_merge(topic *t, seg *s, size_t *first, size_t n)
+{
+	uint64_t end = s->end_offset, base = s->base_offset;
+
+	seg_unref(s);
+	while (*first < n && t->segs[*first]->base_offset < end) {
+		seg *gone = t->segs[(*first)++];
+		log_warn("topic %s: removing segment %020" PRIu64 ", which a compaction merged into "
+			 "segment %020" PRIu64 " before a crash",
+			 t->name, gone->base_offset, base);
+		int rc = seg_remove_files(t->dirfd, gone->base_offset);
+		seg_unref(gone);
+		if (rc < 0)
+			return rc;
+	}
+	if (*first == n) { /* the newest is never merged */
+		log_error("topic %s: segment %020" PRIu64 " reaches past the newest segment",
+			  t->name, base);
+		return -EUCLEAN;
+	}
+	return io_fsync(t->dirfd);
+}
+
 /* Open the segments of t, newest first so that each sealed one can be
 ** checked against its successor. */
 static int load_segments(topic *t)
@@ -330,6 +359,11 @@ static int load_segments(topic *t)
 				prev_end = end_bytepos;
 			if (seg_repair_header(t->dirfd, bases[i], prev_end) == 0)
 				rc = seg_open(t->dirfd, bases[i], next, &s);
+		}
+		if (rc == 1 && (rc = finish_merge(t, s, &first, n)) == 0 &&
+		    (rc = seg_open(t->dirfd, bases[i], t->segs[first], &s)) == 1) {
+			seg_unref(s); /* it cannot reach past them again */
+			rc = -EUCLEAN;
 		}
 		if (rc < 0) {
 			log_error("topic %s: cannot open segment %020" PRIu64 ": %s", t->name, bases[i],
@@ -1109,20 +1143,39 @@ void segs_release(seg **v, size_t n)
 	free(v);
 }
 
-int topic_replace_segment(topic *t, seg *old, seg *nw)
+int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw)
 {
 	int rc = -ENOENT;
+	size_t i = 0;
 
 	pthread_mutex_lock(&t->mu);
-	for (size_t i = 0; i + 1 < t->nsegs; i++) {
-		if (t->segs[i] == old) {
-			t->segs[i] = nw;
-			rc = 0;
-			break;
-		}
+	while (i + n < t->nsegs && t->segs[i] != old[0])
+		i++;
+	if (i + n < t->nsegs) { /* found, and the newest is not among them */
+		rc = 0;
+		for (size_t k = 1; k < n; k++)
+			if (t->segs[i + k] != old[k])
+				rc = -ENOENT;
+	}
+	if (rc == 0) {
+		t->segs[i] = nw;
+		memmove(t->segs + i + 1, t->segs + i + n, (t->nsegs - i - n) * sizeof *t->segs);
+		t->nsegs -= n - 1;
 	}
 	pthread_mutex_unlock(&t->mu);
-	seg_unref(rc == 0 ? old : nw); /* the list's reference to old, or nw's */
+	if (rc < 0) {
+		seg_unref(nw);
+		return rc;
+	}
+	/* Readers holding the old ones keep reading them through their
+	** descriptors. The merged file took the first one's name; the
+	** others' files go (a crash before: the mount removes them). */
+	for (size_t k = 0; k < n; k++) {
+		int r = k > 0 ? seg_remove_files(t->dirfd, old[k]->base_offset) : 0;
+		if (r < 0 && rc == 0)
+			rc = r;
+		seg_unref(old[k]); /* the list's reference */
+	}
 	return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "consumer.h"
 #include "core_internal.h"
 #include "cursor.h"
+#include "inspect.h"
 #include "io.h"
 #include "log.h"
 #include "maint.h"
@@ -27,22 +28,29 @@
 
 TestSuite(maint, .init = tu_setup, .fini = tu_teardown, .timeout = 120);
 
-/* Every record of t, in offset order, as "offset\tpayload\n" lines. */
-static void dump_records(topic *t, tu_buf *out)
+/* What c reads from where it is, as "offset\tpayload\n" lines. */
+static void drain_records(cursor *c, tu_buf *out)
 {
-	cursor *c;
-	cur_record r;
+	cur_record rec;
 	int rc;
 
-	cr_assert_eq(cur_open(t, 0, &c), 0);
-	while ((rc = cur_next(c, &r)) == 1) {
+	while ((rc = cur_next(c, &rec)) == 1) {
 		char head[32];
-		int n = snprintf(head, sizeof head, "%" PRIu64 "\t", r.offset);
+		int n = snprintf(head, sizeof head, "%" PRIu64 "\t", rec.offset);
 		tu_buf_add(out, head, (size_t)n);
-		tu_buf_add(out, r.payload, r.len);
+		tu_buf_add(out, rec.payload, rec.len);
 		tu_buf_addc(out, '\n');
 	}
 	cr_assert_eq(rc, 0, "reading the topic failed: %d", rc);
+}
+
+/* Every record of t, in offset order, so. */
+static void dump_records(topic *t, tu_buf *out)
+{
+	cursor *c;
+
+	cr_assert_eq(cur_open(t, 0, &c), 0);
+	drain_records(c, out);
 	cur_close(c);
 }
 
@@ -803,4 +811,234 @@ Test(maint, compression_waits_for_a_pause)
 
 	topic_unref(t);
 	tu_close(s);
+}
+
+/* ---- merging small segments ---- */
+
+/* The records of t with lo <= offset < hi, as dump_records writes them. */
+static void dump_range(topic *t, uint64_t lo, uint64_t hi, tu_buf *out)
+{
+	tu_buf all = {0};
+	const char *p, *end;
+
+	dump_records(t, &all);
+	for (p = all.p, end = all.p + all.len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		uint64_t off = strtoull(p, NULL, 10);
+		if (off >= lo && off < hi)
+			tu_buf_add(out, p, (size_t)(nl + 1 - p));
+		p = nl + 1;
+	}
+	tu_buf_free(&all);
+}
+
+static size_t segment_count(topic *t)
+{
+	topic_segment *v;
+	size_t n;
+
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	free(v);
+	return n;
+}
+
+/* n keyed records over 20 keys (over n keys of their own when fresh), a
+** keyless one every 25th (compaction never removes those, so every segment
+** keeps some), one batch of 10 at a time. */
+static void append_keyed(topic *t, int first, int n, int fresh)
+{
+	for (int i = first; i < first + n;) {
+		char buf[10 * 64];
+		size_t len = 0;
+		for (int j = 0; j < 10 && i < first + n; j++, i++) {
+			if (i % 25 == 0)
+				len += (size_t)sprintf(buf + len, "no key %d\n", i);
+			else
+				len += (size_t)sprintf(buf + len, "k%d=value of record %d\n",
+						       fresh ? i : i % 20, i);
+		}
+		tu_append(t, buf, len, UINT64_MAX);
+	}
+}
+
+/*
+** A keyed topic of 4 KiB segments, compacted once (its full segments are
+** not merged, but shrink to a few hundred bytes each), then appended to,
+** rolled, and compacted again: that compaction merges the small sealed
+** segments. *before and *after are the records before and after the second
+** compaction, *nsegs_before the number of segments before it. *cur is a
+** cursor that had read up to record *cur_at, in the middle of the fourth
+** segment, before it.
+*/
+static topic *merged_topic(store **s, cfg *d, tu_buf *before, tu_buf *after, cursor **cur,
+			   uint64_t *cur_at, size_t *nsegs_before, tu_snap *snap)
+{
+	topic_segment *segs;
+	size_t n;
+	cur_record rec;
+
+	tu_cfg_plain(d, 4096);
+	*s = tu_open(d);
+	topic *t = tu_create(*s, "kv");
+	cr_assert_eq(topic_config_set(t, CFG_KEY_SEPARATOR, "=", 1), 0);
+	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
+	append_keyed(t, 0, 3000, 0);
+	cr_assert_eq(topic_roll(t), 0);
+	int64_t now = io_now_ms();
+	cr_assert_eq(compact_topic_now(t, now), 0);
+	append_keyed(t, 3000, 30, 1);
+	cr_assert_eq(topic_roll(t), 0);
+	*nsegs_before = segment_count(t);
+	cr_assert_gt(*nsegs_before, 20, "only %zu segments", *nsegs_before);
+	dump_records(t, before);
+
+	cr_assert_eq(topic_segments(t, &segs, &n), 0);
+	uint64_t mid = (segs[3].base_offset + segs[4].base_offset) / 2;
+	free(segs);
+	cr_assert_eq(cur_open(t, 0, cur), 0);
+	do {
+		cr_assert_eq(cur_next(*cur, &rec), 1);
+	} while (rec.offset < mid);
+	*cur_at = rec.offset;
+
+	if (snap != NULL) {
+		char dir[4096];
+		tu_topic_path(dir, "kv", NULL);
+		tu_snap_take(dir, snap);
+	}
+	cr_assert_eq(compact_topic_now(t, now + 1000), 0);
+	dump_records(t, after);
+	return t;
+}
+
+/*
+** Compaction merges runs of sealed segments whose sizes add up to no more
+** than segment.bytes: fewer segments and files, the same records, and a
+** cursor that was reading one of them goes on in the merged one, where its
+** segment ended, missing nothing and reading nothing twice.
+*/
+Test(maint, compaction_merges_small_segments)
+{
+	store *s;
+	cfg d;
+	cursor *c;
+	uint64_t cur_at, *bases;
+	size_t nsegs;
+	tu_buf before = {0}, after = {0}, want = {0}, got = {0};
+	topic *t = merged_topic(&s, &d, &before, &after, &c, &cur_at, &nsegs, NULL);
+
+	/* The 30 new records have keys of their own, so the second
+	** compaction removes no record: it only merges. */
+	tu_assert_bytes("records after the merge", after.p, after.len, before.p, before.len);
+	size_t merged = segment_count(t);
+	cr_assert_lt(merged, nsegs / 4, "%zu segments before the merge, %zu after", nsegs, merged);
+	size_t nfiles = tu_segment_bases("kv", &bases);
+	cr_assert_eq(nfiles, merged, "%zu segment files for %zu segments", nfiles, merged);
+	free(bases);
+
+	drain_records(c, &got);
+	cur_close(c);
+	dump_range(t, cur_at + 1, UINT64_MAX, &want);
+	tu_assert_bytes("a cursor reading across the merge", got.p, got.len, want.p, want.len);
+	check_read_at(t);
+	check_read_before(t);
+
+	topic_unref(t);
+	tu_close(s);
+	s = tu_open(&d);
+	t = tu_get(s, "kv");
+	got.len = 0;
+	dump_records(t, &got);
+	tu_assert_bytes("merged topic after a reopen", got.p, got.len, after.p, after.len);
+	cr_assert_eq(segment_count(t), merged);
+	topic_unref(t);
+	tu_close(s);
+	tu_buf_free(&before);
+	tu_buf_free(&after);
+	tu_buf_free(&want);
+	tu_buf_free(&got);
+}
+
+/*
+** A crash after a merged segment's file took the first one's name, before
+** the others' files were removed (put back here, index files too): the
+** next open removes them, and the log holds each record once. Also when
+** the index files were lost as well, and the merged files' ends come from
+** a scan.
+*/
+static void interrupted_merge(int lose_indexes)
+{
+	store *s;
+	cfg d;
+	cursor *c;
+	uint64_t cur_at, *bases;
+	size_t nsegs, restored = 0;
+	tu_snap snap = {0};
+	tu_buf before = {0}, after = {0}, got = {0};
+	char dir[4096], path[4096 + 64];
+	topic *t = merged_topic(&s, &d, &before, &after, &c, &cur_at, &nsegs, &snap);
+	size_t merged = segment_count(t);
+
+	cur_close(c);
+	topic_unref(t);
+	tu_close(s);
+	tu_topic_path(dir, "kv", NULL);
+	for (size_t i = 0; i < snap.n; i++) {
+		snprintf(path, sizeof path, "%s/%s", dir, snap.rel[i]);
+		if (!snap.is_dir[i] && !tu_exists(path)) {
+			tu_write_file(path, snap.data[i].p, snap.data[i].len);
+			restored++;
+		}
+	}
+	cr_assert_gt(restored, 2 * (nsegs - merged) - 1, "only %zu files put back", restored);
+	cr_assert_eq(tu_segment_bases("kv", &bases), nsegs);
+	if (lose_indexes) {
+		for (size_t i = 0; i < nsegs; i++) {
+			char name[64];
+			tu_seg_name(name, sizeof name, bases[i], "index");
+			tu_topic_path(path, "kv", name);
+			cr_assert_eq(unlink(path), 0);
+		}
+	}
+	free(bases);
+
+	/* topicfs dump calls this a note, with nothing damaged. */
+	char *listing = NULL;
+	size_t listing_len = 0;
+	FILE *out = open_memstream(&listing, &listing_len);
+	inspect_opts o = {.out = out, .err = out};
+	inspect_report rep;
+	char data[4096];
+	tu_data_path(data, "");
+	cr_assert_eq(inspect_datadir(data, &o, &rep), 0);
+	fclose(out);
+	cr_assert_eq(rep.damage, 0, "%s", listing);
+	cr_assert(strstr(listing, "merged it into segment 00000000000000000000.log") != NULL, "%s", listing);
+	free(listing);
+
+	s = tu_open(&d);
+	t = tu_get(s, "kv");
+	dump_records(t, &got);
+	tu_assert_bytes("records after a merge a crash interrupted", got.p, got.len, after.p,
+			after.len);
+	cr_assert_eq(segment_count(t), merged);
+	cr_assert_eq(tu_segment_bases("kv", &bases), merged, "the merged segments' files stay");
+	free(bases);
+	check_read_at(t);
+	topic_unref(t);
+	tu_close(s);
+	tu_snap_free(&snap);
+	tu_buf_free(&before);
+	tu_buf_free(&after);
+	tu_buf_free(&got);
+}
+
+Test(maint, interrupted_merge_is_finished)
+{
+	interrupted_merge(0);
+}
+
+Test(maint, interrupted_merge_without_indexes_is_finished)
+{
+	interrupted_merge(1);
 }
