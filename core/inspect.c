@@ -82,6 +82,7 @@ struct segx {
 	seg *s;	     /* NULL: the header is bad (or the file vanished) */
 	int newest;  /* the segment recovery treats as the newest */
 	const struct segx *into; /* a merge a crash interrupted put its records there */
+	int index_used;		 /* the mount would use its sealed index as it is */
 	int headerless; /* its header is bad: walked with a made-up one */
 	/* What the walk found: */
 	int walked;
@@ -865,7 +866,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 {
 	struct segx *v = NULL;
 	size_t n = 0;
-	uint64_t start = UINT64_MAX, end = 0, records = 0, stored = 0;
+	uint64_t start = UINT64_MAX, end = 0, records = 0, stored = 0, merged_end = 0;
 	int tdir, rc;
 
 	in->topic = name;
@@ -925,9 +926,21 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 			continue;
 		seg_index_name(v[i].base, iname);
 		if (idx_load(tdir, iname, v[i].base, &x, &sealed, &sum) == 0 && sealed &&
-		    sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc)
-			for (size_t j = i + 1; j < n && !v[j].newest && v[j].base < sum.end_offset; j++)
+		    sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc) {
+			size_t j = i + 1;
+			for (; j < n && !v[j].newest && v[j].base < sum.end_offset; j++)
 				v[j].into = &v[i];
+			/* The newest too, when its records end by the merged end
+			** (topic.c, finish_merge: the empty one after it lost). */
+			uint64_t eo, eb;
+			if (j < n && v[j].newest && v[j].s && !v[j].headerless &&
+			    v[j].base < sum.end_offset &&
+			    seg_sealed_end(tdir, v[j].base, &eo, &eb) == 0 && eo <= sum.end_offset &&
+			    eb <= sum.end_bytepos) {
+				v[j].into = &v[i];
+				merged_end = sum.end_offset;
+			}
+		}
 		idx_free(&x);
 	}
 
@@ -944,8 +957,9 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		for (size_t j = i; !x->into && j-- > 0;) {
 			if (!v[j].walked)
 				continue;
-			if (x->base < v[j].end_offset && !v[j].newest && !x->newest)
-				x->into = &v[j];
+			if (x->base < v[j].end_offset && x->s->base_bytepos < v[j].end_bytepos &&
+			    !v[j].newest && !v[j].index_used && !x->newest)
+				x->into = &v[j]; /* as the mount's scan of v[j] finds */
 			else if (x->base < v[j].end_offset || x->s->base_bytepos < v[j].end_bytepos)
 				finding(in, 1, x->name, 0,
 					"it starts at offset %" PRIu64 " (byte position %" PRIu64
@@ -956,9 +970,10 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		if (x->into) {
 			finding(in, 0, x->name, -1,
 				"a compaction merged it into segment %s, and a crash came before its "
-				"file was removed; the next mount removes it",
-				x->into->name);
-			listed--;
+				"file was removed; the next mount removes it%s",
+				x->into->name,
+				x->newest ? " and starts an empty newest segment where it ends" : "");
+			listed -= !x->newest;
 			continue;
 		}
 		in->rep->segments++;
@@ -972,6 +987,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		fprintf(in->out, "  segment %s: %s, %s, %" PRIu64 " bytes\n", x->name,
 			x->newest ? "newest" : "sealed", x->s->compressed ? "zstd" : "plain", x->s->size);
 		idx_begin(in, tdir, x, x->newest ? NULL : next, &c);
+		x->index_used = c.trusted;
 		walk_segment(in, x, &c);
 		print_segment_summary(in, x);
 		idx_end(in, x, &c);
@@ -983,6 +999,8 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		stored += x->newest && !x->s->compressed && x->walked ? x->valid_end : x->s->size;
 		end = x->end_offset;
 	}
+	if (end < merged_end)
+		end = merged_end;
 	if (start == UINT64_MAX)
 		start = end;
 	fprintf(in->out,

@@ -57,8 +57,11 @@
 ** A crash in between leaves segments after it whose records the merged
 ** file already holds (those compaction kept): opening the merged one
 ** (open_sealed) sees its end past its successor's base, and the mount
-** removes the segments before that end. A merged file whose index was lost
-** too is measured by a scan: its last record's end.
+** removes the segments that lie wholly before that end (topic.c,
+** finish_merge). A merged file whose index was lost too is measured by a
+** scan, to its last record's end: segments after that whose records
+** compaction all dropped then stay, and their records come back until the
+** next compaction drops them again.
 **
 ** ROOM. While a bulk writer appends, the newest segment's file may run on
 ** past its batches with zero bytes: room made ahead of the writer
@@ -536,7 +539,7 @@ static int open_newest(int dirfd, seg *s, uint64_t file_end)
 	return 0;
 }
 
-static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
+static int open_sealed(int dirfd, seg *s, const seg *next, int find_merge, uint64_t file_end)
 {
 	char name[32];
 	idx_summary sum;
@@ -546,7 +549,7 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 
 	seg_index_name(s->base_offset, name);
 	rc = idx_load(dirfd, name, s->base_offset, &s->index, &sealed, &sum);
-	if (rc == 0 && sealed && sum.size == file_end && sum.seg_crc == s->hdr_crc &&
+	if (find_merge && rc == 0 && sealed && sum.size == file_end && sum.seg_crc == s->hdr_crc &&
 	    sum.end_offset > next->base_offset && sum.end_bytepos >= next->base_bytepos) {
 		/* A merge that a crash interrupted: the caller removes the
 		** segments before the end and opens this one again. */
@@ -585,7 +588,7 @@ static int open_sealed(int dirfd, seg *s, const seg *next, uint64_t file_end)
 			   : scan_batches(s, &sc, file_end, !unsynced, "rebuilding");
 	if (rc < 0)
 		return rc;
-	if (sc.offset > next->base_offset && sc.bytepos > next->base_bytepos) {
+	if (find_merge && sc.offset > next->base_offset && sc.bytepos > next->base_bytepos) {
 		s->end_offset = sc.offset; /* an interrupted merge, its index lost */
 		s->end_bytepos = sc.bytepos;
 		return 1;
@@ -734,7 +737,7 @@ int seg_sealed_end(int dirfd, uint64_t base_offset, uint64_t *end_offset, uint64
 	return rc;
 }
 
-int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out)
+int seg_open(int dirfd, uint64_t base_offset, const seg *next, int find_merge, seg **out)
 {
 	seg *s;
 	/* A bad header (-EBADMSG) is the caller's to repair, remove or report. */
@@ -742,7 +745,7 @@ int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out)
 
 	if (rc < 0)
 		return rc;
-	rc = next ? open_sealed(dirfd, s, next, s->size) : open_newest(dirfd, s, s->size);
+	rc = next ? open_sealed(dirfd, s, next, find_merge, s->size) : open_newest(dirfd, s, s->size);
 	if (rc < 0) {
 		seg_unref(s);
 		return rc;

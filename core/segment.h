@@ -37,12 +37,12 @@ int seg_create(int dirfd, uint64_t base_offset, uint64_t base_bytepos, int64_t n
 ** entry, cut a torn tail, and reopen the index for appends. For a sealed
 ** segment (next = its successor), use the sealed index, or rebuild it by a
 ** scan when it is missing, damaged or does not match the file. Returns 0;
-** 1 when the sealed segment reaches past next's base (a merge that a crash
-** interrupted, segment.c): *out's end_offset says how far, and the caller
-** removes the segments before it and opens this one again; or -errno
-** (-EBADMSG: a bad header).
+** with find_merge, 1 when the sealed segment reaches past next's base (a
+** merge that a crash interrupted, segment.c): *out's ends say how far, and
+** the caller removes the segments before them and opens this one again; or
+** -errno (-EBADMSG: a bad header).
 */
-int seg_open(int dirfd, uint64_t base_offset, const seg *next, seg **out);
+int seg_open(int dirfd, uint64_t base_offset, const seg *next, int find_merge, seg **out);
 
 /*
 ** Open a segment file read-only and as it is, for an offline reader (the

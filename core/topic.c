@@ -250,30 +250,51 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 }
 
 /*
-** s, just opened, holds the records of the segments after it up to its
-** end: compaction merged them into it and a crash came before their files
-** were removed (segment.c). Remove them: t->segs[*first..n) are open, the
-** oldest first. s is dropped; the caller opens it again.
+** s, just opened, reaches past the segments after it (seg_open returned 1):
+** compaction merged them into it and a crash came before their files were
+** removed (segment.c, "MERGES"): remove those that start before its end.
+** t->segs[*first..n) are open, the oldest first; s is dropped and the
+** caller opens it again. The newest segment is never merged, but a power
+** loss can take the empty one after the merged segments (its header never
+** synced: seg_never_written), leaving the last of them as the newest: when
+** its records end by s's end, it goes too and an empty newest segment
+** starts there. Returns 0; 1 when the newest has records past s's end (not
+** a merge: damage that the caller opens s over as before); or -errno.
 */
 static int finish_merge(topic *t, seg *s, size_t *first, size_t n)
 {
-	uint64_t end = s->end_offset, base = s->base_offset;
+	uint64_t end = s->end_offset, end_bytepos = s->end_bytepos, base = s->base_offset;
+	size_t k = *first;
+	int rc = 0;
 
 	seg_unref(s);
-	while (*first < n && t->segs[*first]->base_offset < end) {
-		seg *gone = t->segs[(*first)++];
+	while (k < n && t->segs[k]->base_offset < end)
+		k++;
+	if (k == *first ||
+	    (k == n && (t->segs[n - 1]->end_offset > end || t->segs[n - 1]->end_bytepos > end_bytepos)))
+		return 1;
+	for (; *first < k; (*first)++) {
+		seg *gone = t->segs[*first];
 		log_warn("topic %s: removing segment %020" PRIu64 ", which a compaction merged into "
 			 "segment %020" PRIu64 " before a crash",
 			 t->name, gone->base_offset, base);
-		int rc = seg_remove_files(t->dirfd, gone->base_offset);
-		seg_unref(gone);
-		if (rc < 0)
+		if ((rc = seg_remove_files(t->dirfd, gone->base_offset)) < 0)
 			return rc;
+		seg_unref(gone);
+		t->segs[*first] = NULL;
 	}
-	if (*first == n) { /* the newest is never merged */
-		log_error("topic %s: segment %020" PRIu64 " reaches past the newest segment",
-			  t->name, base);
-		return -EUCLEAN;
+	if (k == n) {
+		seg *newest;
+		log_warn("topic %s: starting an empty segment at offset %" PRIu64
+			 ", after the segments merged into %020" PRIu64,
+			 t->name, end, base);
+		if ((rc = seg_create(t->dirfd, end, end_bytepos, io_now_ms(), &newest)) < 0)
+			return rc;
+		if ((rc = io_datasync(newest->fd)) < 0) {
+			seg_unref(newest);
+			return rc;
+		}
+		t->segs[--(*first)] = newest;
 	}
 	return io_fsync(t->dirfd);
 }
@@ -323,7 +344,7 @@ static int load_segments(topic *t)
 	for (size_t i = n; i-- > 0;) {
 		seg *s;
 		const seg *next = first < n ? t->segs[first] : NULL;
-		rc = seg_open(t->dirfd, bases[i], next, &s);
+		rc = seg_open(t->dirfd, bases[i], next, 1, &s);
 		if (rc == -EBADMSG && next == NULL && i > 0 &&
 		    seg_never_written(t->dirfd, bases[i - 1], bases[i])) {
 			/* Killed between creating a segment and writing its
@@ -358,13 +379,10 @@ static int load_segments(topic *t)
 			    end_offset <= bases[i])
 				prev_end = end_bytepos;
 			if (seg_repair_header(t->dirfd, bases[i], prev_end) == 0)
-				rc = seg_open(t->dirfd, bases[i], next, &s);
+				rc = seg_open(t->dirfd, bases[i], next, 1, &s);
 		}
-		if (rc == 1 && (rc = finish_merge(t, s, &first, n)) == 0 &&
-		    (rc = seg_open(t->dirfd, bases[i], t->segs[first], &s)) == 1) {
-			seg_unref(s); /* it cannot reach past them again */
-			rc = -EUCLEAN;
-		}
+		if (rc == 1 && (rc = finish_merge(t, s, &first, n)) >= 0)
+			rc = seg_open(t->dirfd, bases[i], t->segs[first], 0, &s);
 		if (rc < 0) {
 			log_error("topic %s: cannot open segment %020" PRIu64 ": %s", t->name, bases[i],
 				  strerror(-rc));
@@ -1176,6 +1194,8 @@ int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw)
 			rc = r;
 		seg_unref(old[k]); /* the list's reference */
 	}
+	if (n > 1 && rc == 0)
+		rc = io_fsync(t->dirfd); /* so that no power loss brings them back */
 	return rc;
 }
 

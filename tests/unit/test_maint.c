@@ -964,9 +964,12 @@ Test(maint, compaction_merges_small_segments)
 ** the others' files were removed (put back here, index files too): the
 ** next open removes them, and the log holds each record once. Also when
 ** the index files were lost as well, and the merged files' ends come from
-** a scan.
+** a scan; and when a power loss took the empty newest segment after the
+** merged ones (its header was never synced), so that the last of them is
+** the newest: an empty newest segment starts where it ended, and appends
+** go on there.
 */
-static void interrupted_merge(int lose_indexes)
+static void interrupted_merge(int lose_indexes, int lose_newest)
 {
 	store *s;
 	cfg d;
@@ -992,6 +995,16 @@ static void interrupted_merge(int lose_indexes)
 	}
 	cr_assert_gt(restored, 2 * (nsegs - merged) - 1, "only %zu files put back", restored);
 	cr_assert_eq(tu_segment_bases("kv", &bases), nsegs);
+	if (lose_newest) {
+		char name[64];
+		tu_seg_name(name, sizeof name, bases[nsegs - 1], "log");
+		tu_topic_path(path, "kv", name);
+		cr_assert_eq(unlink(path), 0);
+		tu_seg_name(name, sizeof name, bases[nsegs - 1], "index");
+		tu_topic_path(path, "kv", name);
+		unlink(path);
+		nsegs--;
+	}
 	if (lose_indexes) {
 		for (size_t i = 0; i < nsegs; i++) {
 			char name[64];
@@ -1025,6 +1038,10 @@ static void interrupted_merge(int lose_indexes)
 	cr_assert_eq(tu_segment_bases("kv", &bases), merged, "the merged segments' files stay");
 	free(bases);
 	check_read_at(t);
+	topic_info info;
+	topic_get_info(t, &info);
+	cr_assert_eq(info.end_offset, 3030);
+	tu_append(t, "k1=after\n", 9, 3030);
 	topic_unref(t);
 	tu_close(s);
 	tu_snap_free(&snap);
@@ -1035,10 +1052,15 @@ static void interrupted_merge(int lose_indexes)
 
 Test(maint, interrupted_merge_is_finished)
 {
-	interrupted_merge(0);
+	interrupted_merge(0, 0);
 }
 
 Test(maint, interrupted_merge_without_indexes_is_finished)
 {
-	interrupted_merge(1);
+	interrupted_merge(1, 0);
+}
+
+Test(maint, interrupted_merge_that_lost_the_newest_is_finished)
+{
+	interrupted_merge(0, 1);
 }
