@@ -35,7 +35,9 @@
 **      sizes add up to no more than segment.bytes are rewritten as one
 **      segment named by the first (Kafka's cleaner groups them so), when
 **      their kept tombstones count from one time (tomb_horizon); segment.c
-**      ("MERGES") says what happens to the files.
+**      ("MERGES") says what happens to the files. With nothing to compact,
+**      a pass still merges the cleaned segments that an earlier pass
+**      shrank (run_end), so that a topic gone quiet is not left with them.
 **   5. Compression: sealed segments not stored as compression.type says
 **      are rewritten (zstd frames, or plain), their batches merged too;
 **      zstd waits for a pause in the topic's appends (compression_step).
@@ -568,11 +570,42 @@ static int build_map(seg **v, size_t n, uint64_t clean, const cfg *c, struct key
 	return rc;
 }
 
+/*
+** The end of the run of segments from v[i] on that compaction rewrites as
+** one: they follow while their sizes add up to no more than segment.bytes
+** (as Kafka's cleaner groups them) and their kept tombstones count from one
+** time. With only_clean, only segments that a compaction already cleaned
+** (below the clean offset) take part: a pass that merges and compacts
+** nothing, for the segments an earlier pass shrank.
+*/
+static size_t run_end(seg **v, size_t i, size_t n, const struct keep *k, uint64_t clean,
+		      int only_clean)
+{
+#define CLEANED(s) ((s)->cleaned_ms != 0 && (s)->end_offset <= clean)
+	uint64_t size = v[i]->size;
+	int64_t h = tomb_horizon(v[i], k);
+	size_t j = i + 1;
+
+	if (only_clean && !CLEANED(v[i]))
+		return j;
+	for (; j < n && size + v[j]->size <= (uint64_t)k->c->segment_bytes; j++) {
+		int64_t hj = tomb_horizon(v[j], k);
+		if ((only_clean && !CLEANED(v[j])) || (h != NO_HORIZON && hj != NO_HORIZON && hj != h))
+			break;
+		if (h == NO_HORIZON)
+			h = hj;
+		size += v[j]->size;
+	}
+	return j;
+#undef CLEANED
+}
+
 static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const atomic_int *stop)
 {
 	struct keymap m = {0};
+	struct keep k = {.c = c, .map = &m, .now = now};
 	seg **v;
-	size_t n;
+	size_t n, i, j;
 	uint64_t clean, dirty = 0, total = 0, removed = 0;
 	int rc;
 
@@ -584,34 +617,29 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 	clean = t->clean_offset;
 	pthread_mutex_unlock(&t->mu);
 	int expiring = 0; /* segments whose kept tombstones are due to go */
-	for (size_t i = 0; i < n; i++) {
+	for (i = 0; i < n; i++) {
 		total += v[i]->size;
 		if (v[i]->end_offset > clean)
 			dirty += v[i]->size;
 		expiring += tombstones_expire(v[i], c, now);
 	}
-	if (n == 0 || (expiring == 0 && (dirty == 0 || (!force && (double)dirty <
-							  c->min_cleanable_dirty_ratio * (double)total))))
+	/* Nothing to compact: still merge what earlier passes shrank, or a
+	** topic that goes quiet keeps them unmerged. */
+	int merge_only = expiring == 0 && (dirty == 0 || (!force && (double)dirty <
+							 c->min_cleanable_dirty_ratio * (double)total));
+	for (i = 0; merge_only && i < n && run_end(v, i, n, &k, clean, 1) == i + 1; i++)
+		;
+	if (n == 0 || i == n)
 		goto out;
-	if ((rc = map_init(&m, 1024)) < 0 || (rc = build_map(v, n, clean, c, &m)) < 0)
+	if ((rc = map_init(&m, 1024)) < 0 || (!merge_only && (rc = build_map(v, n, clean, c, &m)) < 0))
 		goto out;
-	struct keep k = {.c = c, .map = &m, .now = now};
 	int64_t met = 0;
 	size_t merged = 0;
-	for (size_t i = 0, j; i < n && !(stop && atomic_load(stop)); i = j) {
-		/* Merge the segments from v[i] on while their sizes add up to
-		** no more than segment.bytes (as Kafka's cleaner groups them),
-		** and their kept tombstones count from one time. */
-		uint64_t size = v[i]->size, r;
-		int64_t h = tomb_horizon(v[i], &k);
-		for (j = i + 1; j < n && size + v[j]->size <= (uint64_t)c->segment_bytes; j++) {
-			int64_t hj = tomb_horizon(v[j], &k);
-			if (h != NO_HORIZON && hj != NO_HORIZON && hj != h)
-				break;
-			if (h == NO_HORIZON)
-				h = hj;
-			size += v[j]->size;
-		}
+	for (i = 0; i < n && !(stop && atomic_load(stop)); i = j) {
+		uint64_t r;
+		j = run_end(v, i, n, &k, clean, merge_only);
+		if (merge_only && j == i + 1)
+			continue;
 		if ((rc = rewrite_segments(t, v + i, j - i, &k, c, &r)) < 0 && rc != -ENOENT)
 			goto out;
 		if (rc == 0)
@@ -619,12 +647,13 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 		removed += r;
 		meet_deadlines(t, &met);
 	}
-	if (!(stop && atomic_load(stop)))
-		rc = topic_set_clean_offset(t, v[n - 1]->end_offset);
-	else
-		rc = 0;
-	log_info("topic %s: compacted %zu sealed segments into %zu, %" PRIu64 " records removed",
-		 t->name, n, n - merged, removed);
+	rc = 0;
+	if (merge_only)
+		log_info("topic %s: merged %zu sealed segments into %zu", t->name, n, n - merged);
+	else if (!(stop && atomic_load(stop)) && (rc = topic_set_clean_offset(t, v[n - 1]->end_offset)) == 0)
+		log_info("topic %s: compacted %zu sealed segments into %zu, %" PRIu64
+			 " records removed",
+			 t->name, n, n - merged, removed);
 out:
 	map_free(&m);
 	segs_release(v, n);

@@ -861,14 +861,30 @@ static void append_keyed(topic *t, int first, int n, int fresh)
 	}
 }
 
+/* A keyed topic of 4 KiB segments, 3000 records appended, rolled and
+** compacted once at *now: its full segments are not merged, but shrink to
+** a few hundred bytes each. */
+static topic *shrunk_topic(store **s, cfg *d, int64_t *now)
+{
+	tu_cfg_plain(d, 4096);
+	*s = tu_open(d);
+	topic *t = tu_create(*s, "kv");
+	cr_assert_eq(topic_config_set(t, CFG_KEY_SEPARATOR, "=", 1), 0);
+	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
+	append_keyed(t, 0, 3000, 0);
+	cr_assert_eq(topic_roll(t), 0);
+	*now = io_now_ms();
+	cr_assert_eq(compact_topic_now(t, *now), 0);
+	return t;
+}
+
 /*
-** A keyed topic of 4 KiB segments, compacted once (its full segments are
-** not merged, but shrink to a few hundred bytes each), then appended to,
-** rolled, and compacted again: that compaction merges the small sealed
-** segments. *before and *after are the records before and after the second
-** compaction, *nsegs_before the number of segments before it. *cur is a
-** cursor that had read up to record *cur_at, in the middle of the fourth
-** segment, before it.
+** That topic (shrunk_topic), then appended to, rolled, and compacted
+** again: that compaction merges the small sealed segments. *before and
+** *after are the records before and after the second compaction,
+** *nsegs_before the number of segments before it. *cur is a cursor that
+** had read up to record *cur_at, in the middle of the fourth segment,
+** before it.
 */
 static topic *merged_topic(store **s, cfg *d, tu_buf *before, tu_buf *after, cursor **cur,
 			   uint64_t *cur_at, size_t *nsegs_before, tu_snap *snap)
@@ -877,15 +893,8 @@ static topic *merged_topic(store **s, cfg *d, tu_buf *before, tu_buf *after, cur
 	size_t n;
 	cur_record rec;
 
-	tu_cfg_plain(d, 4096);
-	*s = tu_open(d);
-	topic *t = tu_create(*s, "kv");
-	cr_assert_eq(topic_config_set(t, CFG_KEY_SEPARATOR, "=", 1), 0);
-	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
-	append_keyed(t, 0, 3000, 0);
-	cr_assert_eq(topic_roll(t), 0);
-	int64_t now = io_now_ms();
-	cr_assert_eq(compact_topic_now(t, now), 0);
+	int64_t now;
+	topic *t = shrunk_topic(s, d, &now);
 	append_keyed(t, 3000, 30, 1);
 	cr_assert_eq(topic_roll(t), 0);
 	*nsegs_before = segment_count(t);
@@ -1063,4 +1072,47 @@ Test(maint, interrupted_merge_without_indexes_is_finished)
 Test(maint, interrupted_merge_that_lost_the_newest_is_finished)
 {
 	interrupted_merge(0, 1);
+}
+
+/*
+** Segments that a compaction shrank merge at the next pass even when
+** nothing new came to compact (a topic gone quiet), records unchanged; and
+** such a pass compacts nothing: records appended since are compacted only
+** when the dirty ratio says so.
+*/
+Test(maint, quiet_topic_merges_what_compaction_shrank)
+{
+	cfg d;
+	store *s;
+	int64_t now;
+	tu_buf before = {0}, after = {0};
+	topic *t = shrunk_topic(&s, &d, &now);
+	size_t shrunk = segment_count(t);
+	cr_assert_gt(shrunk, 20, "only %zu segments", shrunk);
+	dump_records(t, &before);
+
+	cr_assert_eq(compact_topic_pass(t, now + 1000, NULL), 0);
+	size_t merged = segment_count(t);
+	cr_assert_lt(merged, shrunk / 4, "%zu segments before the pass, %zu after", shrunk, merged);
+	dump_records(t, &after);
+	tu_assert_bytes("records after a pass that only merged", after.p, after.len, before.p,
+			before.len);
+
+	/* Ten records, nine of them updates of old keys: under the dirty
+	** ratio, so the pass merges nothing and removes nothing. */
+	topic_info info;
+	topic_get_info(t, &info);
+	uint64_t records = info.records;
+	append_keyed(t, 3000, 10, 0);
+	cr_assert_eq(topic_roll(t), 0);
+	cr_assert_eq(compact_topic_pass(t, now + 2000, NULL), 0);
+	topic_get_info(t, &info);
+	cr_assert_eq(info.records, records + 10, "%" PRIu64 " records, not %" PRIu64 " + 10",
+		     info.records, records);
+	cr_assert_eq(segment_count(t), merged + 1); /* the ten sealed, a new newest */
+	check_read_at(t);
+	topic_unref(t);
+	tu_close(s);
+	tu_buf_free(&before);
+	tu_buf_free(&after);
 }
