@@ -578,26 +578,30 @@ static int build_map(seg **v, size_t n, uint64_t clean, const cfg *c, struct key
 ** (below the clean offset) take part: a pass that merges and compacts
 ** nothing, for the segments an earlier pass shrank.
 */
+static int cleaned_below(const seg *s, uint64_t clean)
+{
+	return s->cleaned_ms != 0 && s->end_offset <= clean;
+}
+
 static size_t run_end(seg **v, size_t i, size_t n, const struct keep *k, uint64_t clean,
 		      int only_clean)
 {
-#define CLEANED(s) ((s)->cleaned_ms != 0 && (s)->end_offset <= clean)
 	uint64_t size = v[i]->size;
 	int64_t h = tomb_horizon(v[i], k);
 	size_t j = i + 1;
 
-	if (only_clean && !CLEANED(v[i]))
+	if (only_clean && !cleaned_below(v[i], clean))
 		return j;
 	for (; j < n && size + v[j]->size <= (uint64_t)k->c->segment_bytes; j++) {
 		int64_t hj = tomb_horizon(v[j], k);
-		if ((only_clean && !CLEANED(v[j])) || (h != NO_HORIZON && hj != NO_HORIZON && hj != h))
+		if ((only_clean && !cleaned_below(v[j], clean)) ||
+		    (h != NO_HORIZON && hj != NO_HORIZON && hj != h))
 			break;
 		if (h == NO_HORIZON)
 			h = hj;
 		size += v[j]->size;
 	}
 	return j;
-#undef CLEANED
 }
 
 static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const atomic_int *stop)
@@ -650,7 +654,8 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 	rc = 0;
 	if (merge_only)
 		log_info("topic %s: merged %zu sealed segments into %zu", t->name, n, n - merged);
-	else if (!(stop && atomic_load(stop)) && (rc = topic_set_clean_offset(t, v[n - 1]->end_offset)) == 0)
+	else if (!(stop && atomic_load(stop)) &&
+		 (rc = topic_set_clean_offset(t, v[n - 1]->end_offset)) == 0)
 		log_info("topic %s: compacted %zu sealed segments into %zu, %" PRIu64
 			 " records removed",
 			 t->name, n, n - merged, removed);
