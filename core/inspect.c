@@ -928,12 +928,15 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		if (idx_load(tdir, iname, v[i].base, &x, &sealed, &sum) == 0 && sealed &&
 		    sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc) {
 			size_t j = i + 1;
-			for (; j < n && !v[j].newest && v[j].base < sum.end_offset; j++)
+			/* open_sealed's test: past the successor's offset, and
+			** not short of its byte position */
+			int past = v[j].s && sum.end_bytepos >= v[j].s->base_bytepos;
+			for (; past && j < n && !v[j].newest && v[j].base < sum.end_offset; j++)
 				v[j].into = &v[i];
 			/* The newest too, when its records end by the merged end
 			** (topic.c, finish_merge: the empty one after it lost). */
 			uint64_t eo, eb;
-			if (j < n && v[j].newest && v[j].s && !v[j].headerless &&
+			if (past && j < n && v[j].newest && v[j].s && !v[j].headerless &&
 			    v[j].base < sum.end_offset &&
 			    seg_sealed_end(tdir, v[j].base, &eo, &eb) == 0 && eo <= sum.end_offset &&
 			    eb <= sum.end_bytepos) {

@@ -57,7 +57,7 @@
 ** A crash in between leaves segments after it whose records the merged
 ** file already holds (those compaction kept): opening the merged one
 ** (open_sealed) sees its end past its successor's base, and the mount
-** removes the segments that lie wholly before that end (topic.c,
+** removes the segments that start before that end (topic.c,
 ** finish_merge). A merged file whose index was lost too is measured by a
 ** scan, to its last record's end: segments after that whose records
 ** compaction all dropped then stay, and their records come back until the

@@ -743,8 +743,9 @@ Test(maintenance, compaction_merges_small_segments)
 		cr_assert_eq(write(fd, l.all.p + l.start[from], l.all.len - l.start[from]),
 			     (ssize_t)(l.all.len - l.start[from]));
 		if (round == 29) {
-			/* Let the thread compact everything so far (small then),
-			** so that the last burst's compaction merges it. */
+			/* Let the thread compact everything so far (small then):
+			** the passes after it merge it, and so does the last
+			** burst's compaction. */
 			uint64_t prev = 0, now;
 			for (int k = 0; k < 100; k++, prev = now) {
 				now = m_figure("t", "user.topicfs.records");
