@@ -515,6 +515,18 @@ static void room_step(topic *t, int64_t now)
 	topic_give_back_room(t, now - ROOM_QUIET_MS);
 }
 
+/* Whether the files of a segment merged into t's oldest one, which could
+** not be removed (topic_retry_removals), are still on the disk: retention
+** keeps the oldest until they go, or the next mount would open them as
+** segments of their own. Under t->mu. */
+static int oldest_has_leftovers(const topic *t)
+{
+	for (size_t i = 0; i < t->nunremoved; i++)
+		if (t->unremoved[i] > t->segs[0]->base_offset && t->unremoved[i] < t->segs[1]->base_offset)
+			return 1;
+	return 0;
+}
+
 static int retention_step(topic *t, const cfg *c, int64_t now)
 {
 	int rc = 0;
@@ -524,7 +536,7 @@ static int retention_step(topic *t, const cfg *c, int64_t now)
 	for (;;) {
 		int drop = 0;
 		pthread_mutex_lock(&t->mu);
-		if (t->nsegs > 1 && !t->segs[0]->seal_pending) {
+		if (t->nsegs > 1 && !t->segs[0]->seal_pending && !oldest_has_leftovers(t)) {
 			const seg *s = t->segs[0];
 			uint64_t total = 0;
 			for (size_t i = 0; i < t->nsegs; i++)
@@ -723,6 +735,8 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 	if ((r = roll_step(t, &c, now)) < 0 && !rc)
 		rc = r;
 	room_step(t, now);
+	if ((r = topic_retry_removals(t)) < 0 && !rc)
+		rc = r;
 	if ((r = retention_step(t, &c, now)) < 0 && !rc)
 		rc = r;
 	if (!(stop && atomic_load(stop)) && (r = compaction_step(t, &c, now, 0, stop)) < 0 && !rc)

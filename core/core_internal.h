@@ -100,6 +100,11 @@ struct topic {
 	uint64_t rolls_synced;	/* of those, made durable by a directory fsync
 				** (topic_sync does it when they differ) */
 	struct consumer *consumers; /* open consumers (consumer.c) */
+	/* Segments off the list whose files could not be removed (a merge's
+	** members, retention's oldest): retried at each maintenance pass
+	** (topic_retry_removals), so that no later event brings them back. */
+	uint64_t *unremoved;
+	size_t nunremoved;
 };
 
 /* topic.c, for store.c */
@@ -126,6 +131,9 @@ int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw);
 int topic_finish_seals(topic *t);
 /* Delete the oldest segment (never the newest), files and all. */
 int topic_drop_oldest(topic *t);
+/* Remove the files of segments whose removal failed before. Returns how
+** many are still left, or -ENOMEM. */
+int topic_retry_removals(topic *t);
 /* Record (durably, in topic.conf) how far compaction has read. */
 int topic_set_clean_offset(topic *t, uint64_t offset);
 /* Snapshot of the sealed segments whose sealing is finished, referenced;

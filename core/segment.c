@@ -61,7 +61,9 @@
 ** finish_merge). A merged file whose index was lost too is measured by a
 ** scan, to its last record's end: segments after that whose records
 ** compaction all dropped then stay, and their records come back until the
-** next compaction drops them again.
+** next compaction drops them again. A member whose files cannot be
+** removed stays on the disk until a later pass removes them (topic.c,
+** remove_segment_files); retention keeps the merged one meanwhile.
 **
 ** ROOM. While a bulk writer appends, the newest segment's file may run on
 ** past its batches with zero bytes: room made ahead of the writer

@@ -250,6 +250,71 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 }
 
 /*
+** Remove the files of segment base, which is off t's list (a merge's member,
+** retention's oldest, a merge leftover at the mount). When that fails (an
+** I/O error, a read-only or immutable file), the segment is remembered and
+** retried at each maintenance pass, until it goes: a merge's member left on
+** the disk would be removed by the next mount only while the segment it
+** was merged into is there, and retention may remove that one first; the
+** member would then come back as the oldest segment, with records that
+** compaction had removed. Returns 0, or -ENOMEM when it cannot be
+** remembered.
+*/
+static int remove_segment_files(topic *t, uint64_t base)
+{
+	int rc = seg_remove_files(t->dirfd, base);
+
+	if (rc == 0)
+		return 0;
+	log_error("topic %s: cannot remove the files of segment %020" PRIu64
+		  " (%s); the maintenance thread tries again at each pass",
+		  t->name, base, strerror(-rc));
+	pthread_mutex_lock(&t->mu);
+	uint64_t *v = realloc(t->unremoved, (t->nunremoved + 1) * sizeof *v);
+	if (v) {
+		t->unremoved = v;
+		v[t->nunremoved++] = base;
+	}
+	pthread_mutex_unlock(&t->mu);
+	return v ? 0 : -ENOMEM;
+}
+
+int topic_retry_removals(topic *t)
+{
+	uint64_t *v;
+	size_t n, removed = 0, left;
+
+	pthread_mutex_lock(&t->mu);
+	n = t->nunremoved;
+	v = n ? malloc(n * sizeof *v) : NULL;
+	if (v)
+		memcpy(v, t->unremoved, n * sizeof *v);
+	pthread_mutex_unlock(&t->mu);
+	if (n && !v)
+		return -ENOMEM;
+	for (size_t i = 0; i < n; i++) {
+		if (seg_remove_files(t->dirfd, v[i]) < 0)
+			continue;
+		log_info("topic %s: removed the files of segment %020" PRIu64 " at last", t->name, v[i]);
+		removed++;
+		pthread_mutex_lock(&t->mu);
+		for (size_t k = 0; k < t->nunremoved; k++)
+			if (t->unremoved[k] == v[i]) {
+				t->unremoved[k] = t->unremoved[--t->nunremoved];
+				break;
+			}
+		pthread_mutex_unlock(&t->mu);
+	}
+	free(v);
+	if (removed > 0)
+		io_fsync(t->dirfd); /* as after the removals that failed */
+	pthread_mutex_lock(&t->mu);
+	left = t->nunremoved;
+	pthread_mutex_unlock(&t->mu);
+	return (int)left;
+}
+
+/*
 ** s, just opened, reaches past the segments after it (seg_open returned 1):
 ** compaction merged them into it and a crash came before their files were
 ** removed (segment.c, "MERGES"): remove those that start before its end.
@@ -278,7 +343,7 @@ static int finish_merge(topic *t, seg *s, size_t *first, size_t n)
 		log_warn("topic %s: removing segment %020" PRIu64 ", which a compaction merged into "
 			 "segment %020" PRIu64 " before a crash",
 			 t->name, gone->base_offset, base);
-		if ((rc = seg_remove_files(t->dirfd, gone->base_offset)) < 0)
+		if ((rc = remove_segment_files(t, gone->base_offset)) < 0)
 			return rc;
 		seg_unref(gone);
 		t->segs[*first] = NULL;
@@ -461,6 +526,7 @@ void topic_unref(topic *t)
 	for (size_t i = 0; i < t->nsegs; i++)
 		seg_unref(t->segs[i]);
 	free(t->segs);
+	free(t->unremoved);
 	if (t->dirfd >= 0)
 		close(t->dirfd);
 	pthread_mutex_destroy(&t->append_mu);
@@ -1189,7 +1255,7 @@ int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw)
 	** descriptors. The merged file took the first one's name; the
 	** others' files go (a crash before: the mount removes them). */
 	for (size_t k = 0; k < n; k++) {
-		int r = k > 0 ? seg_remove_files(t->dirfd, old[k]->base_offset) : 0;
+		int r = k > 0 ? remove_segment_files(t, old[k]->base_offset) : 0;
 		if (r < 0 && rc == 0)
 			rc = r;
 		seg_unref(old[k]); /* the list's reference */
@@ -1248,7 +1314,7 @@ again:
 	t->nsegs--;
 	pthread_mutex_unlock(&t->mu);
 	/* Readers holding s keep reading it through their descriptors. */
-	rc = seg_remove_files(t->dirfd, s->base_offset);
+	rc = remove_segment_files(t, s->base_offset);
 	seg_unref(s);
 	return rc;
 }

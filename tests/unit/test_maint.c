@@ -926,6 +926,22 @@ static topic *merged_topic(store **s, cfg *d, tu_buf *before, tu_buf *after, cur
 ** cursor that was reading one of them goes on in the merged one, where its
 ** segment ended, missing nothing and reading nothing twice.
 */
+/* Close t and its store, open them again, and assert that topic "kv"
+** holds the records want. */
+static topic *reopen_kv(store **s, cfg *d, topic *t, const tu_buf *want, const char *what)
+{
+	tu_buf got = {0};
+
+	topic_unref(t);
+	tu_close(*s);
+	*s = tu_open(d);
+	t = tu_get(*s, "kv");
+	dump_records(t, &got);
+	tu_assert_bytes(what, got.p, got.len, want->p, want->len);
+	tu_buf_free(&got);
+	return t;
+}
+
 Test(maint, compaction_merges_small_segments)
 {
 	store *s;
@@ -952,13 +968,7 @@ Test(maint, compaction_merges_small_segments)
 	check_read_at(t);
 	check_read_before(t);
 
-	topic_unref(t);
-	tu_close(s);
-	s = tu_open(&d);
-	t = tu_get(s, "kv");
-	got.len = 0;
-	dump_records(t, &got);
-	tu_assert_bytes("merged topic after a reopen", got.p, got.len, after.p, after.len);
+	t = reopen_kv(&s, &d, t, &after, "merged topic after a reopen");
 	cr_assert_eq(segment_count(t), merged);
 	topic_unref(t);
 	tu_close(s);
@@ -1072,6 +1082,99 @@ Test(maint, interrupted_merge_without_indexes_is_finished)
 Test(maint, interrupted_merge_that_lost_the_newest_is_finished)
 {
 	interrupted_merge(0, 1);
+}
+
+/* Set or clear the immutable flag of segment base's files in topic "kv". */
+static int segment_immutable(uint64_t base, int on)
+{
+	char dir[4096], path[4096 + 64], name[64];
+	int rc = 0;
+
+	tu_topic_path(dir, "kv", NULL);
+	for (int k = 0; k < 2; k++) {
+		tu_seg_name(name, sizeof name, base, k ? "index" : "log");
+		snprintf(path, sizeof path, "%s/%s", dir, name);
+		if (tu_set_immutable(path, on) < 0)
+			rc = -1;
+	}
+	return rc;
+}
+
+static int segment_file_exists(uint64_t base)
+{
+	char dir[4096], path[4096 + 64], name[64];
+
+	tu_topic_path(dir, "kv", NULL);
+	tu_seg_name(name, sizeof name, base, "log");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	return tu_exists(path);
+}
+
+static uint64_t oldest_base(topic *t)
+{
+	topic_segment *v;
+	size_t n;
+
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	uint64_t base = v[0].base_offset;
+	free(v);
+	return base;
+}
+
+/*
+** A segment merged away whose files cannot be removed (made immutable
+** here, as a failing disk would refuse): the merge stands and the files
+** are removed at the first maintenance pass after they can be. Until then
+** retention keeps the segment they were merged into, also across a
+** reopen (whose removal of them fails as well), so that no mount takes
+** them for a segment of their own.
+*/
+Test(maint, merged_away_files_that_cannot_go_are_removed_later)
+{
+	cfg d;
+	store *s;
+	int64_t now;
+	uint64_t *bases;
+	tu_buf before = {0}, got = {0};
+	topic *t = shrunk_topic(&s, &d, &now);
+
+	append_keyed(t, 3000, 30, 1);
+	cr_assert_eq(topic_roll(t), 0);
+	size_t nsegs = segment_count(t);
+	cr_assert_eq(tu_segment_bases("kv", &bases), nsegs);
+	uint64_t first = bases[0], member = bases[1];
+	free(bases);
+	if (segment_immutable(member, 1) < 0)
+		cr_skip_test("the file system of the test directory has no immutable flag");
+	dump_records(t, &before);
+
+	cr_assert_eq(compact_topic_now(t, io_now_ms()), 0, "a member left behind fails the merge");
+	cr_assert_lt(segment_count(t), nsegs / 4);
+	cr_assert_eq(oldest_base(t), first);
+	cr_assert(segment_file_exists(member), "the immutable member's file went");
+	dump_records(t, &got);
+	tu_assert_bytes("records after the merge", got.p, got.len, before.p, before.len);
+
+	/* Retention would drop every sealed segment now, but keeps the one
+	** the leftover was merged into (and so all after it). */
+	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact,delete", 14), 0);
+	cr_assert_eq(topic_config_set(t, CFG_RETENTION_MS, "0", 1), 0);
+	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 1000, NULL), 0);
+	cr_assert_eq(oldest_base(t), first, "retention dropped the segment of a leftover");
+
+	t = reopen_kv(&s, &d, t, &before, "records after a reopen");
+	cr_assert(segment_file_exists(member));
+	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 1000, NULL), 0);
+	cr_assert_eq(oldest_base(t), first, "after a reopen, retention dropped the segment of a leftover");
+
+	cr_assert_eq(segment_immutable(member, 0), 0);
+	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 1000, NULL), 0);
+	cr_assert_not(segment_file_exists(member), "the leftover stays after its removal can succeed");
+	cr_assert_neq(oldest_base(t), first, "retention still keeps the merged segment");
+	topic_unref(t);
+	tu_close(s);
+	tu_buf_free(&before);
+	tu_buf_free(&got);
 }
 
 /*

@@ -176,6 +176,10 @@ void tu_snap_take(const char *dir, tu_snap *s);
 void tu_snap_restore(const char *dir, const tu_snap *s);
 void tu_snap_free(tu_snap *s);
 void tu_rm_rf(const char *path);
+/* Set (on) or clear a file's immutable flag, so that removing it fails
+** (EPERM) as on a failing disk. Returns 0, or -1 where the file system has
+** no such flag. tu_rm_rf clears it. */
+int tu_set_immutable(const char *path, int on);
 
 /* ---- the segment format of core/FORMAT.txt ------------------------------ */
 
