@@ -96,8 +96,8 @@ static int load_offset(topic *t, const char *name, uint64_t *offset)
 			*offset = v;
 	}
 	if (rc < 0)
-		log_error("consumer %s: its file %s is damaged; starting it over from offset 0",
-			  name, file);
+		log_error("topic %s: consumer %s: its file %s is damaged; starting it over from offset 0",
+			  t->name, name, file);
 	free(buf);
 	return rc;
 }
@@ -168,6 +168,14 @@ fail:
 	return rc;
 }
 
+static int topic_deleted(topic *t)
+{
+	pthread_mutex_lock(&t->mu);
+	int deleted = t->deleted;
+	pthread_mutex_unlock(&t->mu);
+	return deleted;
+}
+
 int consumer_persist(consumer *c)
 {
 	int rc = 0;
@@ -177,8 +185,11 @@ int consumer_persist(consumer *c)
 		rc = store_offset(c->t, c->name, c->offset);
 		if (rc == 0)
 			c->stored = c->offset;
+		else if (rc == -ENOENT && topic_deleted(c->t))
+			rc = 0; /* its topic went, and its file with it: nothing to keep */
 		else
-			log_error("consumer %s: cannot store its position: %s", c->name, strerror(-rc));
+			log_error("topic %s: consumer %s: cannot store its position %" PRIu64 ": %s",
+				  c->t->name, c->name, c->offset, strerror(-rc));
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;
@@ -305,6 +316,9 @@ int consumer_remove(topic *t, const char *name)
 		else
 			io_fsync(fd);
 		close(fd);
+		if (rc < 0 && rc != -ENOENT)
+			log_error("topic %s: consumer %s: cannot remove its file: %s", t->name, name,
+				  strerror(-rc));
 	}
 	if (c)
 		pthread_mutex_unlock(&c->mu);
@@ -325,14 +339,20 @@ int consumer_seek(consumer *c, uint64_t offset)
 	int rc = 0;
 
 	pthread_mutex_lock(&c->mu);
-	c->offset = offset;
-	c->partial = 0;
-	cur_close(c->cur);
-	c->cur = NULL;
-	if (!c->removed) {
-		rc = store_offset(c->t, c->name, offset);
-		if (rc == 0)
+	/* Stored first: a position that cannot be stored is not taken. */
+	if (!c->removed && (rc = store_offset(c->t, c->name, offset)) < 0) {
+		log_error("topic %s: consumer %s: cannot store position %" PRIu64
+			  " (%s); it stays at %" PRIu64,
+			  c->t->name, c->name, offset,
+			  rc == -ENOENT && topic_deleted(c->t) ? "the topic was deleted" : strerror(-rc),
+			  c->offset);
+	} else {
+		if (!c->removed)
 			c->stored = offset;
+		c->offset = offset;
+		c->partial = 0;
+		cur_close(c->cur);
+		c->cur = NULL;
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;

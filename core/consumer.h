@@ -45,7 +45,9 @@ int consumer_remove(topic *t, const char *name);
 /* The position: the offset of the next record to deliver. */
 uint64_t consumer_offset(consumer *c);
 
-/* Move the position (rewind or skip ahead) and store it at once. */
+/* Move the position (rewind or skip ahead) and store it at once. When it
+** cannot be stored (-ENOSPC, -EIO, -ENOENT for a deleted topic), the
+** position stays where it was. */
 int consumer_seek(consumer *c, uint64_t offset);
 
 /*
@@ -61,7 +63,8 @@ ssize_t consumer_read(consumer *c, void *buf, size_t len);
 ** position of the next record, or of the log's end. */
 uint64_t consumer_bytepos(consumer *c);
 
-/* Store the position if it changed since it was last stored. */
+/* Store the position if it changed since it was last stored (0 when its
+** topic was deleted: nothing is left to keep). */
 int consumer_persist(consumer *c);
 
 /* Store every changed position of t's consumers (the background thread). */

@@ -337,12 +337,18 @@ int store_topic_create(store *s, const char *name, mode_t mode, uid_t uid, gid_t
 		rc = -errno;
 		goto fail_tmp;
 	}
-	if ((rc = io_fsync(s->topics_fd)) < 0 || (rc = io_fsync(s->tmp_fd)) < 0)
-		goto out;
-	if ((rc = topic_load(s, s->topics_fd, name, &t)) < 0)
-		goto out;
-	if ((rc = insert(s, t)) < 0) {
-		topic_unref(t);
+	if ((rc = io_fsync(s->topics_fd)) < 0 || (rc = io_fsync(s->tmp_fd)) < 0 ||
+	    (rc = topic_load(s, s->topics_fd, name, &t)) < 0 || (rc = insert(s, t)) < 0) {
+		if (t)
+			topic_unref(t);
+		/* Taken back, so that a failed mkdir leaves no topic for the
+		** next mount to find. */
+		if (renameat(s->topics_fd, name, s->tmp_fd, tmpname) == 0) {
+			io_fsync(s->topics_fd);
+			goto fail_tmp;
+		}
+		log_error("cannot create topic %s: %s; its directory stays, for the next mount",
+			  name, strerror(-rc));
 		goto out;
 	}
 	if (out) {

@@ -749,6 +749,12 @@ static int lines_fit(const struct iovec *iov, int iovcnt, size_t total, size_t m
 
 int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 {
+	return topic_append_limit(t, iov, iovcnt, first, 0);
+}
+
+int topic_append_limit(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first,
+		       size_t limit)
+{
 	struct line_iter it = {iov, iovcnt, 0, 0};
 	size_t total = 0, enc, count = 0;
 	uint32_t text_crc;
@@ -770,6 +776,8 @@ int topic_append(topic *t, const struct iovec *iov, int iovcnt, uint64_t *first)
 	pthread_mutex_lock(&t->mu);
 	rc = t->deleted ? -ENOENT : t->failed ? -EIO : 0;
 	max_msg = t->eff.max_message_bytes;
+	if ((uint64_t)max_msg < limit)
+		max_msg = (int64_t)limit;
 	seg_bytes = t->eff.segment_bytes;
 	seg_ms = t->eff.segment_ms;
 	s = t->segs[t->nsegs - 1];
@@ -1033,7 +1041,10 @@ static int conf_begin(topic *t, cfg *own, struct meta *m)
 
 static int conf_commit(topic *t, int rc, const cfg *own, const struct meta *m)
 {
-	if (rc == 0 && (rc = write_conf(t->dirfd, own, m)) == 0) {
+	if (rc == 0 && (rc = write_conf(t->dirfd, own, m)) < 0)
+		log_error("topic %s: cannot store %s (%s); nothing changes", t->name, CONF_NAME,
+			  strerror(-rc));
+	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
 		t->own = *own;
 		cfg_merge(store_defaults(t->st), &t->own, &t->eff);

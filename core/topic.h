@@ -44,6 +44,12 @@ void topic_unref(topic *t);
 int topic_append(topic *t, const struct iovec *iov, int iovcnt,
 		 uint64_t *first);
 
+/* As topic_append, also taking lines up to limit bytes long when
+** max.message.bytes is lower: for a partial line that was accepted, piece
+** by piece, before the setting was lowered. */
+int topic_append_limit(topic *t, const struct iovec *iov, int iovcnt,
+		       uint64_t *first, size_t limit);
+
 /* Make every record appended so far durable (fdatasync). */
 int topic_sync(topic *t);
 

@@ -92,26 +92,6 @@ struct tfs_files {
 
 static ssize_t fill_from_cursor(void *src, void *buf, size_t len);
 
-/* "TOPIC/log" style name of f, for messages. */
-static void file_label(const tfs_file *f, char *buf, size_t len)
-{
-	char name[STORE_NAME_MAX + 1];
-
-	topic_name(f->in->t, name);
-	switch (f->in->kind) {
-	case TFS_SEGMENT:
-		snprintf(buf, len, "%s/%020llu.log", name,
-			 (unsigned long long)f->in->param);
-		break;
-	case TFS_OFFSET:
-		snprintf(buf, len, "%s/%llu", name,
-			 (unsigned long long)f->in->param);
-		break;
-	default:
-		snprintf(buf, len, "%s/log", name);
-		break;
-	}
-}
 
 int tfs_files_new(tfs_files **out)
 {
@@ -478,20 +458,20 @@ static int64_t max_message_bytes(topic *t)
 /* Log an append error that the core did not log itself (see log.h). */
 static void log_append_error(const tfs_file *f, const char *what, int rc)
 {
-	char label[STORE_NAME_MAX + 32];
+	char label[TFS_LABEL_MAX];
 
 	if (rc != -ENOENT)
 		return;
-	file_label(f, label, sizeof(label));
+	tfs_inode_label(f->in, label, sizeof(label));
 	tfs_log("%s '%s': the topic was deleted", what, label);
 }
 
 /* Log the refusal of a line longer than max.message.bytes. */
 static void log_too_long(const tfs_file *f, int64_t max, const char *what)
 {
-	char label[STORE_NAME_MAX + 32];
+	char label[TFS_LABEL_MAX];
 
-	file_label(f, label, sizeof(label));
+	tfs_inode_label(f->in, label, sizeof(label));
 	tfs_log("write to '%s': refused a line longer than max.message.bytes "
 		"(%lld)%s",
 		label, (long long)max, what);
@@ -548,7 +528,10 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner
 
 		f->retry_len = 0;
 		if (n <= size && crc32c(0, buf, n) == f->retry_crc) {
-			rc = -EMSGSIZE; /* the refused end of the line, again */
+			/* the refused end of the line, again */
+			log_too_long(f, max_message_bytes(f->in->t),
+				     "; refused the same bytes again");
+			rc = -EMSGSIZE;
 			goto out;
 		}
 	}
@@ -557,6 +540,10 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner
 			f->discarding = 0; /* the too-long line ends here, or
 					    ** perhaps in the part of this write()
 					    ** the kernel will not send */
+		if (first_nl != NULL)
+			log_too_long(f, max_message_bytes(f->in->t),
+				     "; dropped the rest of it, up to its "
+				     "newline");
 		rc = -EMSGSIZE;
 		goto out;
 	}
@@ -568,19 +555,22 @@ ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner
 	/* The line the pending bytes (or this write) start: does it fit? */
 	if (f->pending_len + (first_nl ? (size_t)(first_nl - buf) : size) >
 	    (uint64_t)max) {
-		log_too_long(f, max, "; dropped it");
 		f->pending_len = 0;
 		if (first_nl != NULL) {
 			f->retry_len = (size_t)(first_nl - buf) + 1;
 			f->retry_crc = crc32c(0, buf, f->retry_len);
+			log_too_long(f, max, "; dropped it");
 		} else if (may_continue(f, size)) {
 			/* Perhaps the first piece of a longer write(), whose
 			** rest (and "\n") the kernel will not send now: the
 			** write fails whole. Only its retry is refused too. */
 			f->retry_len = size;
 			f->retry_crc = crc32c(0, buf, size);
+			log_too_long(f, max, "; dropped it");
 		} else {
 			f->discarding = 1; /* the line goes on in a later write() */
+			log_too_long(f, max, "; dropped it, and later writes "
+					     "up to its newline are refused too");
 		}
 		rc = -EMSGSIZE;
 		goto out;
@@ -627,7 +617,9 @@ out:
 	return (ssize_t)size;
 }
 
-/* Append the pending partial line; called with f->lock held. */
+/* Append the pending partial line; called with f->lock held. Its writes
+** were accepted, each checked against max.message.bytes: it becomes a
+** record even if the setting was lowered since. */
 static int flush_locked(tfs_file *f)
 {
 	struct iovec iov[2];
@@ -639,7 +631,7 @@ static int flush_locked(tfs_file *f)
 	iov[0].iov_len = f->pending_len;
 	iov[1].iov_base = (void *)"\n";
 	iov[1].iov_len = 1;
-	rc = topic_append(f->in->t, iov, 2, NULL);
+	rc = topic_append_limit(f->in->t, iov, 2, NULL, f->pending_len);
 	if (rc == 0)
 		f->pending_len = 0;
 	return rc;
@@ -699,9 +691,9 @@ void tfs_file_close(tfs_files *fs, tfs_itable *tb, tfs_file *f)
 	if (f->pending_len > 0) {
 		rc = flush_locked(f);
 		if (rc < 0) {
-			char label[STORE_NAME_MAX + 32];
+			char label[TFS_LABEL_MAX];
 
-			file_label(f, label, sizeof(label));
+			tfs_inode_label(f->in, label, sizeof(label));
 			tfs_log("release of '%s': dropped a partial line of "
 				"%zu bytes: %s",
 				label, f->pending_len, strerror(-rc));

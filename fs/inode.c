@@ -16,6 +16,7 @@
 #include "inode.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -394,4 +395,42 @@ int tfs_inode_base(tfs_inode *in, uint64_t *base)
 		*base = in->base;
 	pthread_mutex_unlock(&in->lock);
 	return rc;
+}
+
+const char *tfs_inode_label(const tfs_inode *in, char *buf, size_t len)
+{
+	char tname[STORE_NAME_MAX + 1];
+
+	if (in->t == NULL) {
+		snprintf(buf, len, "/");
+		return buf;
+	}
+	topic_name(in->t, tname);
+	switch (in->kind) {
+	case TFS_LOG:
+		snprintf(buf, len, "%s/log", tname);
+		break;
+	case TFS_SEGMENT:
+		snprintf(buf, len, "%s/%020llu.log", tname,
+			 (unsigned long long)in->param);
+		break;
+	case TFS_OFFSET:
+		snprintf(buf, len, "%s/%llu", tname,
+			 (unsigned long long)in->param);
+		break;
+	case TFS_TIME:
+		snprintf(buf, len, "%s/@%llu", tname,
+			 (unsigned long long)in->param);
+		break;
+	case TFS_CONSUMERS:
+		snprintf(buf, len, "%s/consumers", tname);
+		break;
+	case TFS_CONSUMER:
+		snprintf(buf, len, "%s/consumers/%s", tname, in->name);
+		break;
+	default:
+		snprintf(buf, len, "%s", tname);
+		break;
+	}
+	return buf;
 }

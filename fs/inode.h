@@ -70,6 +70,13 @@ typedef struct tfs_inode {
 	struct tfs_inode *next_by_key;
 } tfs_inode;
 
+/* Room for a label (tfs_inode_label) or a label and a name after it. */
+#define TFS_LABEL_MAX (3 * STORE_NAME_MAX + 32)
+
+/* The inode's path under the mount, printable, for messages: "/", "TOPIC",
+** "TOPIC/log", "TOPIC/consumers/NAME", ... Returns buf. */
+const char *tfs_inode_label(const tfs_inode *in, char *buf, size_t len);
+
 /* A new table holding only the root (FUSE_ROOT_ID). 0 or -ENOMEM. */
 int tfs_itable_new(tfs_itable **out /* OUT */);
 

@@ -162,61 +162,36 @@ void tfs_free(struct tfs *fs)
 
 /* ---- helpers -------------------------------------------------------- */
 
-/* "TOPIC/name" or "name", printable, for messages. */
+/* Why a file or directory of kind k cannot be written or changed. */
+static const char *read_only_why(enum tfs_kind k)
+{
+	switch (k) {
+	case TFS_CONSUMER:
+		return "a consumer file is read-only (move a consumer with "
+		       "setfattr -n user.topicfs.offset)";
+	case TFS_CONSUMERS:
+		return "the consumers directory holds consumer files only";
+	case TFS_SEGMENT:
+		return "segment files are read-only; append to log";
+	default:
+		return "offset files are read-only; append to log";
+	}
+}
+
+/* "TOPIC/name", "TOPIC/consumers/name" or "name", printable, for messages
+** (buf of TFS_LABEL_MAX bytes). */
 static const char *path_label(const tfs_inode *dir, const char *name,
 			      char *buf, size_t len)
 {
-	char tname[STORE_NAME_MAX + 1];
+	char where[TFS_LABEL_MAX];
 	char shown[STORE_NAME_MAX + 1];
 
 	log_printable(name, strlen(name), shown, sizeof(shown));
-	if (dir->t == NULL) {
+	if (dir->t == NULL)
 		snprintf(buf, len, "%s", shown);
-	} else {
-		topic_name(dir->t, tname);
-		snprintf(buf, len, "%s/%s", tname, shown);
-	}
-	return buf;
-}
-
-#define LABEL_MAX (2 * STORE_NAME_MAX + 8)
-
-/* The label of an inode itself: "TOPIC", "TOPIC/log", ... */
-static const char *inode_label(const tfs_inode *in, char *buf, size_t len)
-{
-	char tname[STORE_NAME_MAX + 1];
-
-	if (in->t == NULL) {
-		snprintf(buf, len, "/");
-		return buf;
-	}
-	topic_name(in->t, tname);
-	switch (in->kind) {
-	case TFS_LOG:
-		snprintf(buf, len, "%s/log", tname);
-		break;
-	case TFS_SEGMENT:
-		snprintf(buf, len, "%s/%020llu.log", tname,
-			 (unsigned long long)in->param);
-		break;
-	case TFS_OFFSET:
-		snprintf(buf, len, "%s/%llu", tname,
-			 (unsigned long long)in->param);
-		break;
-	case TFS_TIME:
-		snprintf(buf, len, "%s/@%llu", tname,
-			 (unsigned long long)in->param);
-		break;
-	case TFS_CONSUMERS:
-		snprintf(buf, len, "%s/consumers", tname);
-		break;
-	case TFS_CONSUMER:
-		snprintf(buf, len, "%s/consumers/%s", tname, in->name);
-		break;
-	default:
-		snprintf(buf, len, "%s", tname);
-		break;
-	}
+	else
+		snprintf(buf, len, "%s/%s",
+			 tfs_inode_label(dir, where, sizeof(where)), shown);
 	return buf;
 }
 
@@ -566,7 +541,7 @@ static int do_lookup(struct tfs *fs, fuse_ino_t parent, const char *name,
 		     struct fuse_entry_param *e, tfs_inode **out)
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 	topic_segment seg;
 	int64_t ms;
 	uint64_t n;
@@ -604,6 +579,11 @@ static int do_lookup(struct tfs *fs, fuse_ino_t parent, const char *name,
 			tfs_log("lookup '%s': not a time (use @<ms since the "
 				"epoch> or @YYYY-MM-DDTHH:MM:SSZ)",
 				path_label(dir, name, label, sizeof(label)));
+		} else if (strspn(name, "0123456789") == strlen(name)) {
+			tfs_log("lookup '%s': an offset past the largest "
+				"(18446744073709551615)",
+				path_label(dir, name, label, sizeof(label)));
+			rc = -EOVERFLOW;
 		} else {
 			rc = -ENOENT;
 		}
@@ -652,7 +632,7 @@ static int do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 	struct tfs *fs = tfs_of(req);
 	const struct fuse_ctx *ctx = fuse_req_ctx(req);
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 	topic *t;
 	int rc;
 
@@ -660,7 +640,10 @@ static int do_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name,
 		return -ESTALE;
 	path_label(dir, name, label, sizeof(label));
 	if (dir->kind != TFS_ROOT) {
-		tfs_log("mkdir '%s': a topic holds no directories", label);
+		tfs_log("mkdir '%s': %s", label,
+			dir->kind == TFS_CONSUMERS
+				? read_only_why(TFS_CONSUMERS)
+				: "a topic holds no directories");
 		rc = -EPERM;
 		goto out;
 	}
@@ -702,7 +685,7 @@ static int do_refuse_new_name(struct tfs *fs, const char *op,
 			      fuse_ino_t parent, const char *name)
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 
 	if (dir == NULL)
 		return -ESTALE;
@@ -711,6 +694,9 @@ static int do_refuse_new_name(struct tfs *fs, const char *op,
 		tfs_log("%s '%s': only topics (directories, made with mkdir) "
 			"can be created here",
 			op, label);
+	else if (dir->kind == TFS_CONSUMERS)
+		tfs_log("%s '%s': %s (opening a new name creates one)", op,
+			label, read_only_why(TFS_CONSUMERS));
 	else
 		tfs_log("%s '%s': a topic holds only its log, segment and "
 			"offset files",
@@ -743,8 +729,16 @@ static void tfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 							name));
 		return;
 	}
-	rc = store_name_valid(name) ? do_consumer_entry(fs, dir->t, name, &e, &in)
-				    : -EINVAL;
+	if (store_name_valid(name)) {
+		rc = do_consumer_entry(fs, dir->t, name, &e, &in);
+	} else {
+		char label[TFS_LABEL_MAX];
+
+		tfs_log("create '%s': invalid consumer name (allowed: 1-249 of "
+			"A-Za-z0-9._-, not . or ..)",
+			path_label(dir, name, label, sizeof(label)));
+		rc = -EINVAL;
+	}
 	tfs_inode_put(fs->inodes, dir);
 	if (rc == 0 && (rc = do_open_inode(fs, in, fi)) < 0)
 		tfs_inode_forget(fs->inodes, in->ino, 1);
@@ -793,7 +787,7 @@ static void tfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 static int do_unlink(struct tfs *fs, fuse_ino_t parent, const char *name)
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 	uint64_t n;
 	int rc = 0;
 
@@ -825,7 +819,7 @@ static void tfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 static int do_rmdir(struct tfs *fs, fuse_ino_t parent, const char *name)
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 	int rc;
 
 	if (dir == NULL)
@@ -856,7 +850,7 @@ static int do_rename(struct tfs *fs, fuse_ino_t parent, const char *name,
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
 	tfs_inode *newdir = tfs_inode_get(fs->inodes, newparent);
-	char from[LABEL_MAX], to[LABEL_MAX];
+	char from[TFS_LABEL_MAX], to[TFS_LABEL_MAX];
 	int rc;
 
 	if (dir == NULL || newdir == NULL) {
@@ -940,6 +934,7 @@ static void tfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 }
 
 #define SET_OWNER (FUSE_SET_ATTR_MODE | FUSE_SET_ATTR_UID | FUSE_SET_ATTR_GID)
+
 /* What changes a file; the rest (times, ctime, flags) changes nothing. */
 #define SET_CHANGES (SET_OWNER | FUSE_SET_ATTR_SIZE)
 #define SET_TIMES                                                    \
@@ -950,12 +945,13 @@ static void tfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 static int do_setattr(tfs_inode *in, const struct stat *attr,
 		      int to_set)
 {
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 	mode_t mode;
 	uid_t uid;
 	gid_t gid;
+	int rc;
 
-	inode_label(in, label, sizeof(label));
+	tfs_inode_label(in, label, sizeof(label));
 	switch (in->kind) {
 	case TFS_ROOT:
 		if ((to_set & SET_CHANGES) == 0)
@@ -972,7 +968,10 @@ static int do_setattr(tfs_inode *in, const struct stat *attr,
 						     : (mode_t)-1;
 		uid = (to_set & FUSE_SET_ATTR_UID) ? attr->st_uid : (uid_t)-1;
 		gid = (to_set & FUSE_SET_ATTR_GID) ? attr->st_gid : (gid_t)-1;
-		return topic_set_owner(in->t, mode, uid, gid);
+		rc = topic_set_owner(in->t, mode, uid, gid);
+		if (rc == -ENOENT)
+			tfs_log("setattr '%s': the topic was deleted", label);
+		return rc;
 	case TFS_LOG:
 		if (to_set & SET_OWNER) {
 			tfs_log("setattr '%s': a log's mode and owner are its "
@@ -990,11 +989,14 @@ static int do_setattr(tfs_inode *in, const struct stat *attr,
 		/* Size 0 (so that `>` works like `>>`) and times: accepted,
 		** nothing changes. */
 		return 0;
+	case TFS_CONSUMERS:
+		if ((to_set & SET_CHANGES) == 0)
+			return 0; /* times, as for its topic: accepted, not kept */
+		__attribute__((fallthrough));
 	default:
 		if ((to_set & (SET_CHANGES | SET_TIMES)) == 0)
 			return 0;
-		tfs_log("setattr '%s': segment and offset files are read-only",
-			label);
+		tfs_log("setattr '%s': %s", label, read_only_why(in->kind));
 		return -EPERM;
 	}
 }
@@ -1039,7 +1041,7 @@ static int do_open(struct tfs *fs, fuse_ino_t ino, struct fuse_file_info *fi)
 static int do_open_inode(struct tfs *fs, tfs_inode *in,
 			 struct fuse_file_info *fi)
 {
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 	tfs_file *f;
 	int rc;
 
@@ -1048,11 +1050,10 @@ static int do_open_inode(struct tfs *fs, tfs_inode *in,
 	/* O_TRUNC on log is ignored (see tfs_file_open), so `>` appends. */
 	rc = tfs_file_open(fs->files, fs->inodes, in, fi->flags, &f);
 	if (rc < 0) {
-		inode_label(in, label, sizeof(label));
+		tfs_inode_label(in, label, sizeof(label));
 		if (rc == -EACCES)
-			tfs_log("open '%s' for writing or truncation: segment "
-				"and offset files are read-only; append to log",
-				label);
+			tfs_log("open '%s' for writing or truncation: %s",
+				label, read_only_why(in->kind));
 		else if (rc != -ENOENT)
 			tfs_log("open '%s': %s", label, strerror(-rc));
 		return rc;
@@ -1146,14 +1147,14 @@ static void tfs_op_fallocate(fuse_req_t req, fuse_ino_t ino, int mode,
 {
 	struct tfs *fs = tfs_of(req);
 	tfs_inode *in = tfs_inode_get(fs->inodes, ino);
-	char label[LABEL_MAX];
+	char label[TFS_LABEL_MAX];
 
 	(void)fi;
 	if (in == NULL) {
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	inode_label(in, label, sizeof(label));
+	tfs_inode_label(in, label, sizeof(label));
 	tfs_log("fallocate '%s' (mode %#x, %lld bytes at %lld): a log only "
 		"grows by appends, and other files are read-only",
 		label, (unsigned)mode, (long long)length, (long long)offset);

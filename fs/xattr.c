@@ -116,18 +116,24 @@ static ssize_t position_get(const tfs_inode *in, const char *name, char *buf,
 }
 
 static int position_set(const tfs_inode *in, const char *name,
-			const char *value, size_t size)
+			const char *value, size_t size, int flags)
 {
-	char buf[32], *end;
+	char buf[32], *end, label[TFS_LABEL_MAX];
 	unsigned long long v;
 	consumer *c;
 	int rc;
 
+	tfs_inode_label(in, label, sizeof(label));
 	if (strcmp(name, POSITION_NAME) != 0) {
-		tfs_log("setxattr consumer '%s' %s: a consumer has only %s",
-			in->name, name, POSITION_NAME);
+		tfs_log("setxattr '%s' %s: a consumer has only %s",
+			label, name, POSITION_NAME);
 		return strncmp(name, USER_PREFIX, strlen(USER_PREFIX)) ? -ENOTSUP
 									: -EINVAL;
+	}
+	if (flags & XATTR_CREATE) {
+		tfs_log("setxattr '%s' %s: exists (every consumer has a "
+			"position)", label, name);
+		return -EEXIST;
 	}
 	if (size == 0 || size >= sizeof(buf) || value[0] < '0' || value[0] > '9')
 		goto bad;
@@ -144,8 +150,8 @@ static int position_set(const tfs_inode *in, const char *name,
 	consumer_close(c);
 	return rc;
 bad:
-	tfs_log("setxattr consumer '%s' %s: not an offset (a decimal number)",
-		in->name, name);
+	tfs_log("setxattr '%s' %s: not an offset (a decimal number)", label,
+		name);
 	return -EINVAL;
 }
 
@@ -209,15 +215,16 @@ ssize_t tfs_xattr_list(const tfs_inode *in, char *buf, size_t size)
 int tfs_xattr_set(const tfs_inode *in, const char *name, const char *value,
 		  size_t size, int flags)
 {
-	char tname[STORE_NAME_MAX + 1];
+	char tname[STORE_NAME_MAX + 1], label[TFS_LABEL_MAX];
 	topic *t = in->t;
 	int k, rc;
 
 	if (in->kind == TFS_CONSUMER)
-		return position_set(in, name, value, size);
+		return position_set(in, name, value, size, flags);
 	if (in->kind != TFS_TOPIC) {
-		tfs_log("setxattr %s: only topic directories and consumer "
-			"files have attributes", name);
+		tfs_log("setxattr '%s' %s: only topic directories and consumer "
+			"files have attributes",
+			tfs_inode_label(in, label, sizeof(label)), name);
 		return -ENOTSUP;
 	}
 	topic_name(t, tname);
@@ -249,24 +256,33 @@ int tfs_xattr_set(const tfs_inode *in, const char *name, const char *value,
 
 int tfs_xattr_remove(const tfs_inode *in, const char *name)
 {
-	char tname[STORE_NAME_MAX + 1];
-	topic *t = in->t;
+	char label[TFS_LABEL_MAX];
+	int k, rc;
 
+	tfs_inode_label(in, label, sizeof(label));
 	if (in->kind == TFS_CONSUMER && strcmp(name, POSITION_NAME) == 0) {
-		tfs_log("removexattr consumer '%s' %s: a consumer always has a "
-			"position; rm its file to forget it", in->name, name);
+		tfs_log("removexattr '%s' %s: a consumer always has a "
+			"position; rm its file to forget it", label, name);
 		return -EPERM;
 	}
-	if (in->kind != TFS_TOPIC)
+	if (in->kind == TFS_TOPIC && figure_find(name) >= 0) {
+		tfs_log("removexattr '%s' %s: read-only", label, name);
+		return -EPERM;
+	}
+	k = in->kind == TFS_TOPIC ? setting_find(name) : -1;
+	if (k < 0) {
+		tfs_log("removexattr '%s' %s: no such attribute (%s)", label,
+			name,
+			in->kind == TFS_TOPIC ? "not a setting"
+			: in->kind == TFS_CONSUMER
+				? "a consumer has only " POSITION_NAME
+				: "only topic directories and consumer files "
+				  "have attributes");
 		return -ENODATA;
-
-	if (figure_find(name) >= 0) {
-		topic_name(t, tname);
-		tfs_log("removexattr '%s' %s: read-only", tname, name);
-		return -EPERM;
 	}
-	int k = setting_find(name);
-	if (k >= 0)
-		return topic_config_unset(t, k); /* back to the mount's default */
-	return -ENODATA;
+	rc = topic_config_unset(in->t, k); /* back to the mount's default */
+	if (rc == -ENOENT)
+		tfs_log("removexattr '%s' %s: the topic was deleted", label,
+			name);
+	return rc;
 }

@@ -175,6 +175,35 @@ static void refusals(void)
 	free(set1);
 }
 
+/* A consumer's position that cannot be stored (ENOSPC) does not move, and
+ * the log says why; so does a setting's refusal (refusals()). */
+static void position_refusal(void)
+{
+	char *pos, *log;
+	/* open, so that the consumer's position in memory is what counts */
+	int fd = open(h_mnt("t/consumers/c"), O_RDONLY);
+
+	cr_assert(fd >= 0, "open t/consumers/c: %s", strerror(errno));
+	pos = h_getxattr(h_mnt("t/consumers/c"), "user.topicfs.offset");
+	cr_assert_str_eq(pos, "0");
+	free(pos);
+	cr_assert(setxattr(h_mnt("t/consumers/c"), "user.topicfs.offset", "5", 1, 0) != 0,
+		  "a consumer's position was stored on a full disk");
+	cr_expect_eq(errno, ENOSPC, "setting a position on a full disk: %s, want ENOSPC",
+		     strerror(errno));
+	pos = h_getxattr(h_mnt("t/consumers/c"), "user.topicfs.offset");
+	cr_expect_str_eq(pos, "0", "a position that could not be stored was taken");
+	free(pos);
+	close(fd);
+	log = h_daemon_log();
+	cr_expect(strstr(log, "topic t: consumer c: cannot store position 5 (No space left on "
+			      "device); it stays at 0") != NULL,
+		  "%s", log);
+	cr_expect(strstr(log, "topic t: cannot store topic.conf (No space left on device)") != NULL,
+		  "%s", log);
+	free(log);
+}
+
 /* Writes succeed again: within TIMEOUT_MS, then 1000 more lines. */
 static void writes_resume(struct writer *w, int timeout_ms)
 {
@@ -218,6 +247,9 @@ Test(fullspace, enospc_then_rmdir_frees_space)
 	h_mount("compression.type=none,segment.bytes=1048576");
 	make_topic("big", 3072, NULL);
 	cr_assert(mkdir(h_mnt("t"), 0755) == 0);
+	int cfd = open(h_mnt("t/consumers/c"), O_RDONLY | O_CREAT, 0644);
+	cr_assert(cfd >= 0, "create consumer c: %s", strerror(errno));
+	close(cfd);
 	snprintf(tail_path, sizeof tail_path, "%s", h_mnt("t/log"));
 	tail = h_spawn(tail_argv, h_work("tail.out"), NULL);
 	w.fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
@@ -226,6 +258,7 @@ Test(fullspace, enospc_then_rmdir_frees_space)
 	fill_up(&w);
 	readers_work(&w);
 	refusals();
+	position_refusal();
 
 	/* A remount while the disk is still full: recovery needs no space. */
 	cr_assert(close(w.fd) == 0 || errno == ENOSPC);

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -261,6 +262,145 @@ Test(misuse, long_line_across_writes)
 	free(log);
 }
 
+/*
+** A line that a later write continues after it was refused as too long:
+** each refusal has a log line saying why (the first says that the rest of
+** the line is refused too, the one that reaches its newline says so), and
+** nothing of the line is stored.
+*/
+Test(misuse, refused_rest_of_a_long_line_is_logged)
+{
+	char *log;
+	int fd;
+
+	make_topic("t", "");
+	cr_assert(setxattr(h_mnt("t"), "user.max.message.bytes", "10", 2, 0) == 0);
+	fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0, "open t/log: %s", strerror(errno));
+	EXPECT_ERRNO(write(fd, "0123456789AB", 12), EMSGSIZE, 0, "12 bytes of a line");
+	EXPECT_ERRNO(write(fd, "CDEF", 4), EMSGSIZE, 0, "more of the same line");
+	EXPECT_ERRNO(write(fd, "GH\n", 3), EMSGSIZE, 0, "the same line's end");
+	cr_expect_eq(write(fd, "ok\n", 3), 3, "the next line: %s", strerror(errno));
+	close(fd);
+	assert_content("t/log", "ok\n", "after the refused line");
+	log = h_daemon_log();
+	cr_expect(strstr(log, "write to 't/log': refused a line longer than max.message.bytes "
+			      "(10); dropped it, and later writes up to its newline are refused "
+			      "too") != NULL,
+		  "%s", log);
+	cr_expect(strstr(log, "write to 't/log': refused a line longer than max.message.bytes "
+			      "(10); dropped the rest of it, up to its newline") != NULL,
+		  "%s", log);
+	free(log);
+}
+
+/*
+** A partial line that writes left under a higher max.message.bytes becomes
+** a record at close (SPEC.md, "Records"), even after the setting was
+** lowered: its bytes were accepted.
+*/
+Test(misuse, partial_line_survives_a_lowered_limit)
+{
+	int fd;
+
+	make_topic("t", "");
+	fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0, "open t/log: %s", strerror(errno));
+	cr_assert_eq(write(fd, "partial-line-of-20ch", 20), 20, "write: %s", strerror(errno));
+	cr_assert(setxattr(h_mnt("t"), "user.max.message.bytes", "5", 1, 0) == 0);
+	cr_expect_eq(close(fd), 0, "close with the partial line: %s", strerror(errno));
+	assert_content("t/log", "partial-line-of-20ch\n", "after the close");
+	fd = open(h_mnt("t/log"), O_WRONLY | O_APPEND);
+	cr_assert(fd >= 0, "open t/log: %s", strerror(errno));
+	EXPECT_ERRNO(write(fd, "longer-than-5\n", 14), EMSGSIZE, 0,
+		     "a new line over the lowered limit");
+	close(fd);
+}
+
+/*
+** Refusals around consumers, attributes and names: each gets the errno a
+** careful file system gives and a log line that names the file and says
+** why.
+*/
+Test(misuse, refusals_name_the_file_and_say_why)
+{
+	static const struct {
+		const char *text;
+	} want[] = {
+		{ "create 't/consumers/a b': invalid consumer name" },
+		{ "open 't/consumers/c' for writing or truncation: a consumer file is read-only "
+		  "(move a consumer with setfattr -n user.topicfs.offset)" },
+		{ "setattr 't/consumers/c': a consumer file is read-only" },
+		{ "setattr 't/consumers': the consumers directory holds consumer files only" },
+		{ "symlink 't/consumers/a b': the consumers directory holds consumer files only" },
+		{ "setxattr 't/consumers/c' user.topicfs.offset: exists (every consumer has a "
+		  "position)" },
+		{ "setxattr 't/log' user.retention.ms: only topic directories and consumer files "
+		  "have attributes" },
+		{ "removexattr 't' user.nope: no such attribute (not a setting)" },
+		{ "removexattr 't/log' user.retention.ms: no such attribute" },
+		{ "lookup 't/99999999999999999999': an offset past the largest" },
+	};
+	struct stat st;
+	char *log, *pos;
+	int fd;
+
+	make_topic("t", "r0\nr1\nr2\n");
+	fd = open(h_mnt("t/consumers/c"), O_RDONLY | O_CREAT, 0644);
+	cr_assert(fd >= 0, "open t/consumers/c: %s", strerror(errno));
+	close(fd);
+	cr_assert(setxattr(h_mnt("t/consumers/c"), "user.topicfs.offset", "1", 1, 0) == 0);
+
+	EXPECT_ERRNO(open(h_mnt("t/consumers/a b"), O_RDONLY | O_CREAT, 0644), EINVAL, 0,
+		     "create a consumer with a bad name");
+	EXPECT_ERRNO(open(h_mnt("t/consumers/c"), O_RDWR), EACCES, 0, "open a consumer to write");
+	EXPECT_ERRNO(chmod(h_mnt("t/consumers/c"), 0600), EPERM, 0, "chmod a consumer");
+	EXPECT_ERRNO(chmod(h_mnt("t/consumers"), 0700), EPERM, 0, "chmod consumers/");
+	cr_expect(utimes(h_mnt("t/consumers"), NULL) == 0, "touch consumers/, as its topic: %s",
+		  strerror(errno));
+	EXPECT_ERRNO(symlink("x", h_mnt("t/consumers/a b")), EPERM, 0, "symlink in consumers/");
+	EXPECT_ERRNO(setxattr(h_mnt("t/consumers/c"), "user.topicfs.offset", "2", 1, XATTR_CREATE),
+		     EEXIST, 0, "XATTR_CREATE of a consumer's position");
+	EXPECT_ERRNO(setxattr(h_mnt("t/log"), "user.retention.ms", "5", 1, 0), ENOTSUP, 0,
+		     "a setting on log");
+	EXPECT_ERRNO(removexattr(h_mnt("t"), "user.nope"), ENODATA, 0, "remove an unknown setting");
+	EXPECT_ERRNO(removexattr(h_mnt("t/log"), "user.retention.ms"), ENODATA, 0,
+		     "remove a setting from log");
+	EXPECT_ERRNO(stat(h_mnt("t/99999999999999999999"), &st), EOVERFLOW, 0,
+		     "an offset past 2^64-1");
+	EXPECT_ABSENT("t/consumers/a b");
+
+	pos = h_getxattr(h_mnt("t/consumers/c"), "user.topicfs.offset");
+	cr_expect_str_eq(pos, "1", "a refused XATTR_CREATE moved the position");
+	free(pos);
+	assert_content("t/consumers/c", "r1\nr2\n", "the consumer after the refusals");
+	log = h_daemon_log();
+	for (size_t i = 0; i < sizeof want / sizeof want[0]; i++)
+		cr_expect(strstr(log, want[i].text) != NULL, "no log line with \"%s\":\n%s",
+			  want[i].text, log);
+	free(log);
+}
+
+/* A consumer file closed after its topic was deleted closes cleanly: its
+** position has nowhere to go, and nothing is left to keep. */
+Test(misuse, consumer_closed_after_its_topic_went)
+{
+	char buf[16];
+	char *log;
+	int fd;
+
+	make_topic("t", "r0\nr1\n");
+	fd = open(h_mnt("t/consumers/c"), O_RDONLY | O_CREAT, 0644);
+	cr_assert(fd >= 0, "open t/consumers/c: %s", strerror(errno));
+	cr_assert_eq(read(fd, buf, 3), 3, "read: %s", strerror(errno));
+	cr_assert(rmdir(h_mnt("t")) == 0, "rmdir t: %s", strerror(errno));
+	cr_expect_eq(close(fd), 0, "close of the consumer: %s", strerror(errno));
+	EXPECT_ABSENT("t");
+	log = h_daemon_log();
+	cr_expect(strstr(log, "cannot store its position") == NULL, "%s", log);
+	free(log);
+}
+
 /* A bad setting value fails with EINVAL and changes nothing. */
 Test(misuse, bad_setting_value)
 {
@@ -319,7 +459,7 @@ Test(misuse, refused_setting_logs_one_line_with_the_rule)
 	cr_expect(strstr(log, "refused max.message.bytes='67108865': not a decimal integer from "
 			      "1 to 67108864") != NULL,
 		  "%s", log);
-	cr_expect(strstr(log, "removexattr consumer 'c' user.topicfs.offset") != NULL, "%s", log);
+	cr_expect(strstr(log, "removexattr 't/consumers/c' user.topicfs.offset") != NULL, "%s", log);
 	free(log);
 }
 
