@@ -287,6 +287,22 @@ static int out_add(struct outbatch *o, const unsigned char *p, size_t len, uint6
 	return 0;
 }
 
+/*
+** A sealed segment with records that cannot be read (damage, which reads
+** report with EIO and topicfs dump shows; or a failing disk): compaction
+** and compression pass over it from then on, rather than stop there at
+** every pass, and say so once (a remount finds it again). It keeps its
+** records as they are; retention still removes it. Compaction counts the
+** keys of its records before the damage (keeping a later record read
+** there drops nothing that reads need) and merges it with no other.
+*/
+static void pass_over(topic *t, seg *s)
+{
+	if (atomic_exchange(&s->unreadable, 1) == 0)
+		log_error("topic %s: segment %020" PRIu64 " has records that cannot be read; "
+			  "compaction and compression pass over it", t->name, s->base_offset);
+}
+
 /* How many records of s k would drop. */
 static int count_dropped(seg *s, const struct keep *k, uint64_t *dropped)
 {
@@ -420,8 +436,11 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 	    s->compressed == want_z) {
 		if (k->map->n == 0)
 			return 0;
-		if ((rc = count_dropped(s, k, &dropped)) < 0 || dropped == 0)
+		if ((rc = count_dropped(s, k, &dropped)) < 0 || dropped == 0) {
+			if (rc == -EIO)
+				pass_over(t, s);
 			return rc;
+		}
 		dropped = 0;
 	}
 	if ((rc = seg_writer_open(t->dirfd, s, v[n - 1], want_z, c->compression_level, &o.w)) < 0)
@@ -457,6 +476,8 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 				break;
 		}
 		seg_iter_free(&it);
+		if (rc == -EIO)
+			pass_over(t, v[i]); /* this rewrite fails; later ones leave it out */
 	}
 	if (rc == 0)
 		rc = out_flush(&o);
@@ -550,7 +571,8 @@ static int retention_step(topic *t, const cfg *c, int64_t now)
 	}
 }
 
-static int build_map(seg **v, size_t n, uint64_t clean, const cfg *c, struct keymap *m)
+static int build_map(topic *t, seg **v, size_t n, uint64_t clean, const cfg *c,
+		     struct keymap *m)
 {
 	int rc = 0;
 
@@ -560,7 +582,7 @@ static int build_map(seg **v, size_t n, uint64_t clean, const cfg *c, struct key
 		rec_batch b;
 		uint64_t at;
 
-		if (v[i]->end_offset <= clean)
+		if (v[i]->end_offset <= clean || atomic_load(&v[i]->unreadable))
 			continue;
 		seg_iter_init(&it, v[i], SEG_HEADER_SIZE, v[i]->size);
 		while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
@@ -578,6 +600,10 @@ static int build_map(seg **v, size_t n, uint64_t clean, const cfg *c, struct key
 				break;
 		}
 		seg_iter_free(&it);
+		if (rc == -EIO) {
+			pass_over(t, v[i]); /* its keys count up to the damage */
+			rc = 0;
+		}
 	}
 	return rc;
 }
@@ -602,11 +628,11 @@ static size_t run_end(seg **v, size_t i, size_t n, const struct keep *k, uint64_
 	int64_t h = tomb_horizon(v[i], k);
 	size_t j = i + 1;
 
-	if (only_clean && !cleaned_below(v[i], clean))
+	if ((only_clean && !cleaned_below(v[i], clean)) || atomic_load(&v[i]->unreadable))
 		return j;
 	for (; j < n && size + v[j]->size <= (uint64_t)k->c->segment_bytes; j++) {
 		int64_t hj = tomb_horizon(v[j], k);
-		if ((only_clean && !cleaned_below(v[j], clean)) ||
+		if ((only_clean && !cleaned_below(v[j], clean)) || atomic_load(&v[j]->unreadable) ||
 		    (h != NO_HORIZON && hj != NO_HORIZON && hj != h))
 			break;
 		if (h == NO_HORIZON)
@@ -647,16 +673,18 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 		;
 	if (n == 0 || i == n)
 		goto out;
-	if ((rc = map_init(&m, 1024)) < 0 || (!merge_only && (rc = build_map(v, n, clean, c, &m)) < 0))
+	if ((rc = map_init(&m, 1024)) < 0 ||
+	    (!merge_only && (rc = build_map(t, v, n, clean, c, &m)) < 0))
 		goto out;
 	int64_t met = 0;
 	size_t merged = 0;
 	for (i = 0; i < n && !(stop && atomic_load(stop)); i = j) {
 		uint64_t r;
 		j = run_end(v, i, n, &k, clean, merge_only);
-		if (merge_only && j == i + 1)
+		if ((merge_only && j == i + 1) || atomic_load(&v[i]->unreadable))
 			continue;
-		if ((rc = rewrite_segments(t, v + i, j - i, &k, c, &r)) < 0 && rc != -ENOENT)
+		if ((rc = rewrite_segments(t, v + i, j - i, &k, c, &r)) < 0 && rc != -ENOENT &&
+		    rc != -EIO)
 			goto out;
 		if (rc == 0)
 			merged += j - i - 1;
@@ -705,7 +733,7 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 	pthread_mutex_unlock(&t->mu);
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
 		uint64_t r;
-		if (v[i]->compressed == want_z)
+		if (v[i]->compressed == want_z || atomic_load(&v[i]->unreadable))
 			continue;
 		if (want_z && now - last_append < COMPRESS_QUIET_MS) {
 			pthread_mutex_lock(&t->mu);
@@ -714,7 +742,8 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 			if (now - newest < COMPRESS_LAG_MS)
 				break; /* and so are the segments after it */
 		}
-		if ((rc = rewrite_segments(t, v + i, 1, &all, c, &r)) < 0 && rc != -ENOENT)
+		if ((rc = rewrite_segments(t, v + i, 1, &all, c, &r)) < 0 && rc != -ENOENT &&
+		    rc != -EIO)
 			break;
 		rc = 0;
 		meet_deadlines(t, &met);

@@ -225,8 +225,9 @@ static int load_batch(cursor *c)
 		char name[STORE_NAME_MAX + 1];
 		topic_name(c->t, name);
 		log_error("topic %s: a read reached a damaged batch in segment %020" PRIu64
-			  " near byte position %" PRIu64,
-			  name, c->s->base_offset, c->pos);
+			  ", at record offset %" PRIu64 " or after (byte position %" PRIu64
+			  " of the log)",
+			  name, c->s->base_offset, c->it.good_offset, c->pos);
 	}
 	return rc;
 }

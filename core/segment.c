@@ -889,8 +889,9 @@ static int grow(unsigned char **buf, size_t *cap, size_t want)
 
 static int iter_damaged(const seg_iter *it, uint64_t where, const char *why)
 {
-	log_error("segment %020" PRIu64 ": %s at byte %" PRIu64 "; reads of it fail with EIO",
-		  it->s->base_offset, why, where);
+	log_error("segment %020" PRIu64 ": %s at byte %" PRIu64 ", where records from offset %" PRIu64
+		  " on would be; reads of them fail with EIO",
+		  it->s->base_offset, why, where, it->good_offset);
 	return -EIO;
 }
 
@@ -1064,6 +1065,8 @@ static int next_compressed(seg_iter *it, const unsigned char **batch, rec_batch 
 	*batch = it->buf + it->fpos;
 	*at = it->loc;
 	it->fpos += b->length;
+	it->good_offset = rec_end_offset(b);
+	it->good_bytepos = rec_end_bytepos(b);
 	return 1;
 }
 

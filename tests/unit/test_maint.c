@@ -1177,6 +1177,110 @@ Test(maint, merged_away_files_that_cannot_go_are_removed_later)
 	tu_buf_free(&got);
 }
 
+/* Lines logged that say a segment is passed over (log_set_sink). */
+static int passed_over;
+static void count_passed_over(int level, const char *line)
+{
+	(void)level;
+	if (strstr(line, "cannot be read; compaction and compression pass over it"))
+		passed_over++;
+}
+
+/* The records of t from offset lo on, as drain_records renders them. */
+static void records_from(topic *t, uint64_t lo, tu_buf *out)
+{
+	uint64_t bp;
+	cursor *c;
+
+	cr_assert_eq(topic_offset_bytepos(t, lo, &bp), 0);
+	cr_assert_eq(cur_open(t, bp, &c), 0);
+	drain_records(c, out);
+	cur_close(c);
+}
+
+/*
+** A sealed segment with a batch failing its CRC in the middle of a keyed
+** topic: compaction and compression go on around it (they stopped at it
+** at every pass, with a log line each time), say so once, and leave it as
+** it was; the records after it are compacted as if it were not there.
+*/
+Test(maint, unreadable_segment_is_passed_over)
+{
+	cfg d;
+	char dir[4096], path[4096 + 64], name[64];
+	tu_buf img = {0}, got = {0}, want = {0};
+	tu_batch *b;
+	topic_segment *v;
+	size_t n;
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "kv");
+	cr_assert_eq(topic_config_set(t, CFG_KEY_SEPARATOR, "=", 1), 0);
+	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
+	append_keyed(t, 0, 3000, 0);
+	cr_assert_eq(topic_roll(t), 0);
+	size_t nsegs = segment_count(t);
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	uint64_t bad = v[2].base_offset, bad_end = v[3].base_offset;
+	free(v);
+	topic_unref(t);
+	tu_close(s);
+
+	tu_topic_path(dir, "kv", NULL);
+	tu_seg_name(name, sizeof name, bad, "log");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	tu_read_file(path, &img);
+	cr_assert_geq(tu_walk_batches(img.p, img.len, &b), 4);
+	img.p[b[3].file_off + b[3].length - 3] ^= 0x20;
+	free(b);
+	tu_write_file(path, img.p, img.len);
+
+	s = tu_open(&d);
+	t = tu_get(s, "kv");
+	passed_over = 0;
+	log_set_sink(count_passed_over);
+	int64_t now = io_now_ms();
+	cr_assert_eq(compact_topic_now(t, now), 0, "compaction stopped at the damaged segment");
+	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
+	for (int pass = 0; pass < 3; pass++)
+		cr_assert_eq(compact_topic_pass(t, now + 60000 + pass, NULL), 0);
+	log_set_sink(NULL);
+	cr_assert_eq(passed_over, 1, "%d lines for the damaged segment", passed_over);
+
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	cr_assert_lt(n, nsegs / 2, "%zu segments of %zu after compaction", n, nsegs);
+	for (size_t i = 0; i + 1 < n; i++) {
+		if (v[i].base_offset == bad)
+			cr_assert_not(v[i].compressed, "the damaged segment was rewritten");
+		else
+			cr_assert(v[i].compressed, "segment %" PRIu64 " (after the damaged one: %d) "
+				  "was not compressed", v[i].base_offset, v[i].base_offset > bad);
+	}
+	int listed = 0;
+	for (size_t i = 0; i < n; i++)
+		listed += v[i].base_offset == bad;
+	cr_assert_eq(listed, 1, "the damaged segment is gone");
+	free(v);
+
+	/* After it: the keyless records and the newest record of each key. */
+	records_from(t, bad_end, &got);
+	for (uint64_t i = bad_end; i < 3000; i++) {
+		char line[64];
+		int len = i % 25 == 0 ? sprintf(line, "%" PRIu64 "\tno key %" PRIu64 "\n", i, i)
+			  : i >= 2980 ? sprintf(line, "%" PRIu64 "\tk%" PRIu64 "=value of record %" PRIu64 "\n",
+						i, i % 20, i)
+				      : 0;
+		tu_buf_add(&want, line, (size_t)len);
+	}
+	tu_assert_bytes("records after the damaged segment", got.p, got.len, want.p, want.len);
+	topic_unref(t);
+	tu_close(s);
+	tu_buf_free(&img);
+	tu_buf_free(&got);
+	tu_buf_free(&want);
+}
+
 /*
 ** Segments that a compaction shrank merge at the next pass even when
 ** nothing new came to compact (a topic gone quiet), records unchanged; and
