@@ -238,6 +238,24 @@ int consumer_exists(topic *t, const char *name)
 	return found || load_offset(t, name, &off) != -ENOENT;
 }
 
+void consumer_remove_leftovers(topic *t)
+{
+	DIR *d = io_opendir_at(t->dirfd, DIR_NAME);
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		size_t len = strlen(de->d_name);
+		if (len > 4 && !strcmp(de->d_name + len - 4, ".tmp")) {
+			log_info("topic %s: removing consumers/%s, left by an interrupted position update",
+				 t->name, de->d_name);
+			unlinkat(dirfd(d), de->d_name, 0);
+		}
+	}
+	closedir(d);
+}
+
 static int cmp_str(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -245,21 +263,15 @@ static int cmp_str(const void *a, const void *b)
 
 int consumer_names(topic *t, char ***names, size_t *n)
 {
-	int fd = open_dir(t, 0);
-	DIR *d;
+	DIR *d = io_opendir_at(t->dirfd, DIR_NAME);
 	struct dirent *de;
 	char **v = NULL;
 	size_t cnt = 0, cap = 0;
 
 	*names = NULL;
 	*n = 0;
-	if (fd == -ENOENT)
-		return 0;
-	if (fd < 0 || !(d = fdopendir(fd))) {
-		if (fd >= 0)
-			close(fd);
-		return fd < 0 ? fd : -errno;
-	}
+	if (!d)
+		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d)) != NULL) {
 		size_t len = strlen(de->d_name);
 		if (len <= strlen(SUFFIX) || strcmp(de->d_name + len - strlen(SUFFIX), SUFFIX))

@@ -67,6 +67,10 @@ uint64_t consumer_bytepos(consumer *c);
 ** topic was deleted: nothing is left to keep). */
 int consumer_persist(consumer *c);
 
+/* Remove what an interrupted store of a position left in t's consumers/
+** (a "*.tmp" file): at the mount, before any consumer opens. */
+void consumer_remove_leftovers(topic *t);
+
 /* Store every changed position of t's consumers (the background thread). */
 int consumer_persist_all(topic *t);
 

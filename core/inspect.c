@@ -215,18 +215,13 @@ static int cmp_name(const void *a, const void *b)
 /* The entries of dirfd/sub (but . and ..), sorted in byte order. */
 static int list_dir(int dirfd, const char *sub, struct names *out)
 {
-	int fd = openat(dirfd, sub, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = io_opendir_at(dirfd, sub);
 	struct dirent *de;
 	struct names nm = {0};
 	int rc = 0;
 
-	if (!d) {
-		rc = -errno;
-		if (fd >= 0)
-			close(fd);
-		return rc;
-	}
+	if (!d)
+		return -errno;
 	while ((de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;

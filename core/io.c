@@ -237,3 +237,18 @@ int64_t io_now_ms(void)
 	clock_gettime(CLOCK_REALTIME, &ts);
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
+
+DIR *io_opendir_at(int dirfd, const char *sub)
+{
+	int fd = openat(dirfd, sub ? sub : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	DIR *d;
+
+	if (fd < 0)
+		return NULL;
+	if ((d = fdopendir(fd)) == NULL) {
+		int e = errno;
+		close(fd);
+		errno = e;
+	}
+	return d;
+}

@@ -8,6 +8,7 @@
 #ifndef TOPICFS_IO_H
 #define TOPICFS_IO_H
 
+#include <dirent.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
@@ -28,6 +29,10 @@ ssize_t io_pread_all(int fd, void *buf, size_t len, off_t off);
 
 /* fdatasync / fsync, as -errno. */
 int io_datasync(int fd);
+
+/* The directory sub of dirfd ("." when sub is NULL) open for readdir, on
+** a descriptor of its own (closedir closes it); NULL with errno set. */
+DIR *io_opendir_at(int dirfd, const char *sub);
 int io_fsync(int fd);
 
 /*

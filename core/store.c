@@ -127,15 +127,11 @@ static int open_subdir(int dirfd, const char *name, int *out)
 /* Remove everything inside the directory dirfd. */
 static void empty_dir(int dirfd, const char *what)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = io_opendir_at(dirfd, NULL);
 	struct dirent *de;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return;
-	}
 	while ((de = readdir(d)) != NULL) {
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
 			continue;
@@ -148,16 +144,12 @@ static void empty_dir(int dirfd, const char *what)
 
 static int load_topics(store *s)
 {
-	int fd = dup(s->topics_fd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = io_opendir_at(s->topics_fd, NULL);
 	struct dirent *de;
 	int rc = 0;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return -errno;
-	}
 	while ((de = readdir(d)) != NULL) {
 		topic *t;
 		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))

@@ -36,6 +36,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "consumer.h"
 #include "core_internal.h"
 #include "cursor.h"
 #include "io.h"
@@ -146,18 +147,13 @@ static int cmp_u64(const void *a, const void *b)
 ** whose segment is gone. */
 static int list_segments(int dirfd, uint64_t **out, size_t *n)
 {
-	int fd = dup(dirfd);
-	DIR *d = fd >= 0 ? fdopendir(fd) : NULL;
+	DIR *d = io_opendir_at(dirfd, NULL);
 	struct dirent *de;
 	uint64_t *v = NULL;
 	size_t cnt = 0, cap = 0;
 
-	if (!d) {
-		if (fd >= 0)
-			close(fd);
+	if (!d)
 		return -errno;
-	}
-	rewinddir(d);
 	while ((de = readdir(d)) != NULL) {
 		uint64_t base;
 		size_t len = strlen(de->d_name);
@@ -507,6 +503,7 @@ int topic_load(store *st, int topics_dirfd, const char *name, topic **out)
 	cfg_merge(store_defaults(st), &t->own, &t->eff);
 	if ((rc = load_segments(t)) < 0)
 		goto fail;
+	consumer_remove_leftovers(t);
 	*out = t;
 	return 0;
 fail:

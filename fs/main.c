@@ -283,7 +283,12 @@ static int datadir_usable(const char *path)
 		return -errno;
 	if ((copy = strdup(path)) == NULL)
 		return -ENOMEM;
-	rc = stat(dirname(copy), &st) < 0 ? -errno : S_ISDIR(st.st_mode) ? 0 : -ENOTDIR;
+	/* Missing: its parent must be a directory we may create it in. */
+	const char *parent = dirname(copy);
+	rc = stat(parent, &st) < 0		    ? -errno
+	     : !S_ISDIR(st.st_mode)		    ? -ENOTDIR
+	     : access(parent, W_OK | X_OK) < 0 ? -errno
+					    : 0;
 	free(copy);
 	return rc;
 }

@@ -83,6 +83,32 @@ Test(cli, datadir_that_cannot_be_one)
 	h_expect_refusal(argv, H.mnt, 2, "a DATADIR whose parent does not exist");
 }
 
+/* A missing DATADIR that the user may not create (its parent is not
+** theirs) is a bad argument too, found before anything starts: exit 2, one
+** line, nothing created. (It failed later, with exit 1.) */
+Test(cli, datadir_the_user_cannot_create)
+{
+	char ro[PATH_MAX], data[PATH_MAX + 8], mnt[PATH_MAX];
+	char *out, *err;
+	char *argv[] = { "setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--",
+			 getenv("TOPICFS_BIN"), "-f", data, mnt, NULL };
+
+	cr_assert(argv[5] != NULL, "TOPICFS_BIN is not set");
+	cr_assert(chmod(H.dir, 0755) == 0, "chmod %s: %s", H.dir, strerror(errno));
+	snprintf(ro, sizeof ro, "%s", h_work("root-only"));
+	snprintf(mnt, sizeof mnt, "%s", h_work("mnt-nobody"));
+	snprintf(data, sizeof data, "%s/data", ro);
+	cr_assert(mkdir(ro, 0755) == 0 && mkdir(mnt, 0777) == 0);
+	int status = h_run(argv, 10000, &out, &err);
+	cr_expect_eq(status, 2, "topicfs as nobody with DATADIR %s exited %d, want 2:\n%s%s", data,
+		     status, out, err);
+	cr_expect(strstr(err, "Permission denied") != NULL && strchr(err, '\n') == err + strlen(err) - 1,
+		  "want one line saying why, got: \"%s\"", err);
+	cr_expect(access(data, F_OK) != 0, "DATADIR was created");
+	free(out);
+	free(err);
+}
+
 /* Trouble inside a data directory (here a topic directory without its
 ** topic.conf) is not a bad argument: exit 1, with log lines that say what,
 ** and nothing mounted. */

@@ -191,6 +191,40 @@ Test(consumer, longest_name_keeps_its_position)
 }
 
 /*
+** A crash while a position was being stored leaves "NAME.pos.tmp" in
+** consumers/: the next open of the store removes it (it was left for good),
+** and the stored positions are as they were.
+*/
+Test(consumer, interrupted_store_leftover_is_removed)
+{
+	cfg d;
+	char dir[4096], path[4096 + 64], buf[64];
+	consumer *c;
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "q");
+	append_numbered(t, 0, 10);
+	cr_assert_eq(consumer_open(t, "w", 1, &c), 0);
+	cr_assert_eq(consumer_read(c, buf, 18), 18);
+	consumer_close(c);
+	topic_unref(t);
+	tu_close(s);
+
+	tu_topic_path(dir, "q", "consumers");
+	snprintf(path, sizeof path, "%s/w.pos.tmp", dir);
+	tu_write_file(path, "offset=7\n", 9);
+	s = tu_open(&d);
+	t = tu_get(s, "q");
+	cr_assert_not(tu_exists(path), "%s is still there after a reopen", path);
+	cr_assert_eq(consumer_open(t, "w", 0, &c), 0);
+	cr_assert_eq(consumer_offset(c), 2);
+	consumer_close(c);
+	topic_unref(t);
+	tu_close(s);
+}
+
+/*
 ** Removing a consumer while its position is being stored (the background
 ** thread's save, a close or a seek): the store's rename must not bring the
 ** unlinked file back, with the old position, after the removal returned.
