@@ -61,6 +61,7 @@
 
 #include <errno.h>
 #include <inttypes.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -288,19 +289,48 @@ static int out_add(struct outbatch *o, const unsigned char *p, size_t len, uint6
 }
 
 /*
-** A sealed segment with records that cannot be read (damage, which reads
-** report with EIO and topicfs dump shows; or a failing disk): compaction
-** and compression pass over it from then on, rather than stop there at
-** every pass, and say so once (a remount finds it again). It keeps its
-** records as they are; retention still removes it. Compaction counts the
-** keys of its records before the damage (keeping a later record read
-** there drops nothing that reads need) and merges it with no other.
+** A sealed segment that cannot be rewritten: records that cannot be read
+** (damage, which reads report with EIO and topicfs dump shows; or a
+** failing disk), or a file that may not be replaced (a read-only file
+** system, an immutable file). Compaction and compression pass over it from
+** then on, rather than fail there (and say so) at every pass: it is
+** logged once (a remount finds it again), keeps its records as they are,
+** and merges with no other; retention still removes it. Compaction still
+** counts the keys of its records before any damage (a later record read
+** there drops nothing that reads need).
 */
-static void pass_over(topic *t, seg *s)
+#define UNREADABLE "has records that cannot be read"
+
+static int passed_over(seg *s)
 {
-	if (atomic_exchange(&s->unreadable, 1) == 0)
-		log_error("topic %s: segment %020" PRIu64 " has records that cannot be read; "
-			  "compaction and compression pass over it", t->name, s->base_offset);
+	return atomic_load(&s->passed_over);
+}
+
+static void pass_over(topic *t, seg *s, const char *why)
+{
+	if (atomic_exchange(&s->passed_over, 1) == 0)
+		log_error("topic %s: segment %020" PRIu64 " %s; compaction and compression pass "
+			  "over it", t->name, s->base_offset, why);
+}
+
+/* A rewrite of v[0..n) failed with rc: whether the pass goes on. A failure
+** that would come back at every pass passes over the segment (the one
+** whose records could not be read, marked as it was read; else the first,
+** whose file the rewrite replaces). */
+static int rewrite_failed(topic *t, seg *const *v, size_t n, int rc)
+{
+	char why[96];
+
+	if (rc == -ENOENT)
+		return 1; /* no longer listed so: retention or a rename came first */
+	if (rc != -EIO && rc != -EPERM && rc != -EACCES && rc != -EROFS)
+		return 0;
+	for (size_t i = 0; i < n; i++)
+		if (passed_over(v[i]))
+			return 1;
+	snprintf(why, sizeof why, "cannot be rewritten (%s)", strerror(-rc));
+	pass_over(t, v[0], why);
+	return 1;
 }
 
 /* How many records of s k would drop. */
@@ -438,7 +468,7 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 			return 0;
 		if ((rc = count_dropped(s, k, &dropped)) < 0 || dropped == 0) {
 			if (rc == -EIO)
-				pass_over(t, s);
+				pass_over(t, s, UNREADABLE);
 			return rc;
 		}
 		dropped = 0;
@@ -477,7 +507,7 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 		}
 		seg_iter_free(&it);
 		if (rc == -EIO)
-			pass_over(t, v[i]); /* this rewrite fails; later ones leave it out */
+			pass_over(t, v[i], UNREADABLE); /* later rewrites leave it out */
 	}
 	if (rc == 0)
 		rc = out_flush(&o);
@@ -582,9 +612,10 @@ static int build_map(topic *t, seg **v, size_t n, uint64_t clean, const cfg *c,
 		rec_batch b;
 		uint64_t at;
 
-		if (v[i]->end_offset <= clean || atomic_load(&v[i]->unreadable))
+		if (v[i]->end_offset <= clean)
 			continue;
 		seg_iter_init(&it, v[i], SEG_HEADER_SIZE, v[i]->size);
+		it.quiet = passed_over(v[i]);
 		while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
 			rec_iter ri;
 			const unsigned char *p;
@@ -601,7 +632,7 @@ static int build_map(topic *t, seg **v, size_t n, uint64_t clean, const cfg *c,
 		}
 		seg_iter_free(&it);
 		if (rc == -EIO) {
-			pass_over(t, v[i]); /* its keys count up to the damage */
+			pass_over(t, v[i], UNREADABLE); /* its keys count up to the damage */
 			rc = 0;
 		}
 	}
@@ -628,11 +659,11 @@ static size_t run_end(seg **v, size_t i, size_t n, const struct keep *k, uint64_
 	int64_t h = tomb_horizon(v[i], k);
 	size_t j = i + 1;
 
-	if ((only_clean && !cleaned_below(v[i], clean)) || atomic_load(&v[i]->unreadable))
+	if ((only_clean && !cleaned_below(v[i], clean)) || passed_over(v[i]))
 		return j;
 	for (; j < n && size + v[j]->size <= (uint64_t)k->c->segment_bytes; j++) {
 		int64_t hj = tomb_horizon(v[j], k);
-		if ((only_clean && !cleaned_below(v[j], clean)) || atomic_load(&v[j]->unreadable) ||
+		if ((only_clean && !cleaned_below(v[j], clean)) || passed_over(v[j]) ||
 		    (h != NO_HORIZON && hj != NO_HORIZON && hj != h))
 			break;
 		if (h == NO_HORIZON)
@@ -663,7 +694,8 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 		total += v[i]->size;
 		if (v[i]->end_offset > clean)
 			dirty += v[i]->size;
-		expiring += tombstones_expire(v[i], c, now);
+		/* (a segment passed over keeps its tombstones: it is not rewritten) */
+		expiring += !passed_over(v[i]) && tombstones_expire(v[i], c, now);
 	}
 	/* Nothing to compact: still merge what earlier passes shrank, or a
 	** topic that goes quiet keeps them unmerged. */
@@ -681,10 +713,10 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 	for (i = 0; i < n && !(stop && atomic_load(stop)); i = j) {
 		uint64_t r;
 		j = run_end(v, i, n, &k, clean, merge_only);
-		if ((merge_only && j == i + 1) || atomic_load(&v[i]->unreadable))
+		if ((merge_only && j == i + 1) || passed_over(v[i]))
 			continue;
-		if ((rc = rewrite_segments(t, v + i, j - i, &k, c, &r)) < 0 && rc != -ENOENT &&
-		    rc != -EIO)
+		if ((rc = rewrite_segments(t, v + i, j - i, &k, c, &r)) < 0 &&
+		    !rewrite_failed(t, v + i, j - i, rc))
 			goto out;
 		if (rc == 0)
 			merged += j - i - 1;
@@ -733,7 +765,7 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 	pthread_mutex_unlock(&t->mu);
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {
 		uint64_t r;
-		if (v[i]->compressed == want_z || atomic_load(&v[i]->unreadable))
+		if (v[i]->compressed == want_z || passed_over(v[i]))
 			continue;
 		if (want_z && now - last_append < COMPRESS_QUIET_MS) {
 			pthread_mutex_lock(&t->mu);
@@ -742,8 +774,8 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 			if (now - newest < COMPRESS_LAG_MS)
 				break; /* and so are the segments after it */
 		}
-		if ((rc = rewrite_segments(t, v + i, 1, &all, c, &r)) < 0 && rc != -ENOENT &&
-		    rc != -EIO)
+		if ((rc = rewrite_segments(t, v + i, 1, &all, c, &r)) < 0 &&
+		    !rewrite_failed(t, v + i, 1, rc))
 			break;
 		rc = 0;
 		meet_deadlines(t, &met);

@@ -42,9 +42,9 @@ typedef struct seg {
 	int fd;	       /* the segment file, read-only once sealed */
 	int idx_fd;    /* the newest segment's growing index file, else -1 */
 	int compressed;
-	/* Compaction or compression found records of it that cannot be read
-	** (EIO): they pass over it from then on (compact.c, pass_over). */
-	atomic_int unreadable;
+	/* Compaction and compression pass over it: records of it cannot be
+	** read, or its file cannot be replaced (compact.c, pass_over). */
+	atomic_int passed_over;
 	/* Protected by the topic's mu: */
 	int sealed;
 	int seal_pending; /* sealed in memory; data sync and sealed index to do */

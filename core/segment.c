@@ -889,9 +889,10 @@ static int grow(unsigned char **buf, size_t *cap, size_t want)
 
 static int iter_damaged(const seg_iter *it, uint64_t where, const char *why)
 {
-	log_error("segment %020" PRIu64 ": %s at byte %" PRIu64 ", where records from offset %" PRIu64
-		  " on would be; reads of them fail with EIO",
-		  it->s->base_offset, why, where, it->good_offset);
+	if (!it->quiet)
+		log_error("segment %020" PRIu64 ": %s at byte %" PRIu64 ", where records from offset %" PRIu64
+			  " on would be; reads of them fail with EIO",
+			  it->s->base_offset, why, where, it->good_offset);
 	return -EIO;
 }
 

@@ -132,6 +132,7 @@ typedef struct seg_iter {
 	** checked whole when it is decoded.) */
 	uint64_t skip_pos, skip_off;
 	uint64_t good_offset, good_bytepos; /* the end of the last valid batch seen */
+	int quiet; /* set by the caller: damage it knows of is not logged again */
 	/* Compressed: after -EIO, the stored length of the damaged frame when
 	** it is known (0 otherwise), so that a scan can step over it. */
 	uint64_t bad_frame_len;

@@ -1177,13 +1177,33 @@ Test(maint, merged_away_files_that_cannot_go_are_removed_later)
 	tu_buf_free(&got);
 }
 
-/* Lines logged that say a segment is passed over (log_set_sink). */
-static int passed_over;
-static void count_passed_over(int level, const char *line)
+/* Lines logged that contain log_needle (log_set_sink). */
+static const char *log_needle;
+static int needle_lines;
+static void count_needle(int level, const char *line)
 {
 	(void)level;
-	if (strstr(line, "cannot be read; compaction and compression pass over it"))
-		passed_over++;
+	if (strstr(line, log_needle))
+		needle_lines++;
+}
+
+/* Flip a bit near the end of batch k of segment base of topic "kv": the
+** batch fails its CRC. */
+static void damage_batch(uint64_t base, size_t k)
+{
+	char dir[4096], path[4096 + 64], name[64];
+	tu_buf img = {0};
+	tu_batch *b;
+
+	tu_topic_path(dir, "kv", NULL);
+	tu_seg_name(name, sizeof name, base, "log");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	tu_read_file(path, &img);
+	cr_assert_gt(tu_walk_batches(img.p, img.len, &b), k);
+	img.p[b[k].file_off + b[k].length - 3] ^= 0x20;
+	free(b);
+	tu_write_file(path, img.p, img.len);
+	tu_buf_free(&img);
 }
 
 /* The records of t from offset lo on, as drain_records renders them. */
@@ -1207,9 +1227,7 @@ static void records_from(topic *t, uint64_t lo, tu_buf *out)
 Test(maint, unreadable_segment_is_passed_over)
 {
 	cfg d;
-	char dir[4096], path[4096 + 64], name[64];
-	tu_buf img = {0}, got = {0}, want = {0};
-	tu_batch *b;
+	tu_buf got = {0}, want = {0};
 	topic_segment *v;
 	size_t n;
 
@@ -1227,26 +1245,20 @@ Test(maint, unreadable_segment_is_passed_over)
 	topic_unref(t);
 	tu_close(s);
 
-	tu_topic_path(dir, "kv", NULL);
-	tu_seg_name(name, sizeof name, bad, "log");
-	snprintf(path, sizeof path, "%s/%s", dir, name);
-	tu_read_file(path, &img);
-	cr_assert_geq(tu_walk_batches(img.p, img.len, &b), 4);
-	img.p[b[3].file_off + b[3].length - 3] ^= 0x20;
-	free(b);
-	tu_write_file(path, img.p, img.len);
+	damage_batch(bad, 3);
 
 	s = tu_open(&d);
 	t = tu_get(s, "kv");
-	passed_over = 0;
-	log_set_sink(count_passed_over);
+	log_needle = "cannot be read; compaction and compression pass over it";
+	needle_lines = 0;
+	log_set_sink(count_needle);
 	int64_t now = io_now_ms();
 	cr_assert_eq(compact_topic_now(t, now), 0, "compaction stopped at the damaged segment");
 	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
 	for (int pass = 0; pass < 3; pass++)
 		cr_assert_eq(compact_topic_pass(t, now + 60000 + pass, NULL), 0);
 	log_set_sink(NULL);
-	cr_assert_eq(passed_over, 1, "%d lines for the damaged segment", passed_over);
+	cr_assert_eq(needle_lines, 1, "%d lines for the damaged segment", needle_lines);
 
 	cr_assert_eq(topic_segments(t, &v, &n), 0);
 	cr_assert_lt(n, nsegs / 2, "%zu segments of %zu after compaction", n, nsegs);
@@ -1276,9 +1288,155 @@ Test(maint, unreadable_segment_is_passed_over)
 	tu_assert_bytes("records after the damaged segment", got.p, got.len, want.p, want.len);
 	topic_unref(t);
 	tu_close(s);
-	tu_buf_free(&img);
 	tu_buf_free(&got);
 	tu_buf_free(&want);
+}
+
+/* The base offset of the i-th segment of t. */
+static uint64_t segment_base(topic *t, size_t i)
+{
+	topic_segment *v;
+	size_t n;
+
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	cr_assert_lt(i, n);
+	uint64_t base = v[i].base_offset;
+	free(v);
+	return base;
+}
+
+/*
+** Damage that compression found first (the segment passed over before any
+** compaction): compaction still counts the keys read before it, as when it
+** finds the damage itself. Key "dup" at offset 0 comes again in the third
+** segment, before its damaged batch; every other key once: the record at
+** offset 0 goes, nothing else.
+*/
+Test(maint, damage_found_by_compression_still_counts_its_keys)
+{
+	cfg d;
+	char line[64];
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "kv");
+	cr_assert_eq(topic_config_set(t, CFG_KEY_SEPARATOR, "=", 1), 0);
+	for (int i = 0; i < 600; i++) {
+		int len = i == 0 || i == 140 ? sprintf(line, "dup=value %d\n", i)
+					     : sprintf(line, "key%d=value %d\n", i, i);
+		tu_append(t, line, (size_t)len, (uint64_t)i);
+	}
+	cr_assert_eq(topic_roll(t), 0);
+	uint64_t bad = segment_base(t, 2), bad_end = segment_base(t, 3);
+	cr_assert(bad < 140 && 140 + 20 < bad_end, "offset 140 not early in segment %" PRIu64
+		  "-%" PRIu64, bad, bad_end);
+	topic_unref(t);
+	tu_close(s);
+	damage_batch(bad, (size_t)(bad_end - bad) - 2); /* one of its last batches */
+
+	s = tu_open(&d);
+	t = tu_get(s, "kv");
+	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
+	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 60000, NULL), 0);
+	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
+	cr_assert_eq(compact_topic_now(t, io_now_ms() + 60000), 0);
+	cursor *c;
+	cur_record rec;
+	cr_assert_eq(cur_open(t, 0, &c), 0);
+	cr_assert_eq(cur_next(c, &rec), 1);
+	cr_assert_eq(rec.offset, 1, "the log starts at offset %" PRIu64 ", not 1 (\"%.*s\")",
+		     rec.offset, (int)rec.len, (const char *)rec.payload);
+	cur_close(c);
+	topic_unref(t);
+	tu_close(s);
+}
+
+/*
+** A segment passed over that holds tombstones due to go: it is not
+** rewritten, so they never go, and that must not make compaction run at
+** every pass (it did: "compacted ..., 0 records removed" once a pass).
+*/
+Test(maint, passed_over_tombstones_do_not_compact_every_pass)
+{
+	cfg d;
+	char line[64];
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "kv");
+	cr_assert_eq(topic_config_set(t, CFG_KEY_SEPARATOR, "=", 1), 0);
+	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
+	cr_assert_eq(topic_config_set(t, CFG_DELETE_RETENTION_MS, "1000", 4), 0);
+	for (int i = 0; i < 600; i++) {
+		int len = i % 10 == 5 ? sprintf(line, "key%d=\n", i - 5) /* tombstones */
+				      : sprintf(line, "key%d=value %d\n", i, i);
+		tu_append(t, line, (size_t)len, (uint64_t)i);
+	}
+	cr_assert_eq(topic_roll(t), 0);
+	int64_t now = io_now_ms();
+	cr_assert_eq(compact_topic_now(t, now), 0); /* keeps the tombstones, for 1 s */
+	uint64_t bad = segment_base(t, 1);
+	topic_unref(t);
+	tu_close(s);
+	damage_batch(bad, 1);
+
+	s = tu_open(&d);
+	t = tu_get(s, "kv");
+	for (int pass = 0; pass < 3; pass++) /* the tombstones that can go, go */
+		cr_assert_eq(compact_topic_pass(t, now + 5000 + pass, NULL), 0);
+	log_needle = "compacted";
+	needle_lines = 0;
+	log_set_sink(count_needle);
+	for (int pass = 3; pass < 8; pass++)
+		cr_assert_eq(compact_topic_pass(t, now + 5000 + pass, NULL), 0);
+	log_set_sink(NULL);
+	cr_assert_eq(needle_lines, 0, "%d compactions in 5 passes with nothing to do",
+		     needle_lines);
+	topic_unref(t);
+	tu_close(s);
+}
+
+/*
+** A segment whose file may not be replaced (made immutable here, as a
+** read-only file system would refuse): compression passes over it, says so
+** once, and compresses the others.
+*/
+Test(maint, segment_that_cannot_be_replaced_is_passed_over)
+{
+	cfg d;
+	char dir[4096], path[4096 + 64], name[64];
+	topic_segment *v;
+	size_t n;
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "kv");
+	append_keyed(t, 0, 600, 1);
+	cr_assert_eq(topic_roll(t), 0);
+	uint64_t stuck = segment_base(t, 1);
+	tu_topic_path(dir, "kv", NULL);
+	tu_seg_name(name, sizeof name, stuck, "log");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (tu_set_immutable(path, 1) < 0)
+		cr_skip_test("the file system of the test directory has no immutable flag");
+	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
+	log_needle = "cannot be rewritten (Operation not permitted); compaction and compression "
+		     "pass over it";
+	needle_lines = 0;
+	log_set_sink(count_needle);
+	for (int pass = 0; pass < 3; pass++)
+		cr_assert_eq(compact_topic_pass(t, io_now_ms() + 60000 + pass, NULL), 0);
+	log_set_sink(NULL);
+	cr_assert_eq(tu_set_immutable(path, 0), 0);
+	cr_assert_eq(needle_lines, 1, "%d lines for the segment that cannot be replaced",
+		     needle_lines);
+	cr_assert_eq(topic_segments(t, &v, &n), 0);
+	for (size_t i = 0; i + 1 < n; i++)
+		cr_assert_eq(v[i].compressed, v[i].base_offset != stuck,
+			     "segment %" PRIu64 " compressed: %d", v[i].base_offset, v[i].compressed);
+	free(v);
+	topic_unref(t);
+	tu_close(s);
 }
 
 /*
