@@ -97,6 +97,7 @@ struct topic {
 	int deleted;
 	int failed; /* a sync failed: appends refuse with -EIO (see topic_sync) */
 	uint64_t clean_offset; /* compaction has seen every record below this */
+	uint64_t removed_below; /* segment files that start below this are leftovers */
 	uint64_t synced_offset; /* every record below this is on stable storage */
 	int64_t synced_ms;	/* when the last sync finished */
 	uint64_t rolls;		/* segments created by rolls (new directory entries) */

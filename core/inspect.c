@@ -73,6 +73,7 @@ struct ins {
 	const char *topic; /* the topic being inspected, NULL between topics */
 	char sep[CFG_KEY_SEPARATOR_MAX];
 	size_t seplen; /* the topic's key.separator, 0: records have no keys */
+	uint64_t removed_below; /* topic.conf's removed.below, 0 when absent */
 };
 
 /* One segment of the topic being inspected. */
@@ -82,6 +83,7 @@ struct segx {
 	seg *s;	     /* NULL: the header is bad (or the file vanished) */
 	int newest;  /* the segment recovery treats as the newest */
 	const struct segx *into; /* a merge a crash interrupted put its records there */
+	int removed;		 /* retention removed it; its files could not go */
 	int index_used;		 /* the mount would use its sealed index as it is */
 	int headerless; /* its header is bad: walked with a made-up one */
 	/* What the walk found: */
@@ -289,19 +291,25 @@ static long lock_holder(int dirfd)
 
 /* ---- topic.conf and consumers ---- */
 
-/* The lines of topic.conf that are not settings (topic.c writes them). */
+/* The lines of topic.conf that are not settings (topic.c writes them);
+** arg: where removed.below goes. */
 static int conf_meta(const char *name, const char *v, size_t n, void *arg)
 {
-	static const char *const known[] = {"mode", "uid", "gid", "created.ms", "cleaned.offset"};
-	(void)arg;
+	static const char *const known[] = {"mode",	    "uid",	      "gid",
+					    "created.ms", "cleaned.offset", "removed.below"};
 	for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
+		uint64_t x = 0;
 		if (strcmp(name, known[i]))
 			continue;
-		if (n == 0)
+		if (n == 0 || n > 20)
 			return -EINVAL;
-		for (size_t j = 0; j < n; j++)
+		for (size_t j = 0; j < n; j++) {
 			if (v[j] < '0' || v[j] > '9')
 				return -EINVAL;
+			x = x * 10 + (uint64_t)(v[j] - '0');
+		}
+		if (!strcmp(name, "removed.below"))
+			*(uint64_t *)arg = x;
 		return 0;
 	}
 	return -EINVAL;
@@ -315,8 +323,9 @@ static void read_conf(struct ins *in, int tdir)
 	int rc, any = 0;
 
 	in->seplen = 0;
+	in->removed_below = 0;
 	if ((rc = io_read_file(tdir, CONF_NAME, &buf, &len)) < 0 ||
-	    (rc = cfg_parse(buf, len, &own, conf_meta, NULL)) < 0) {
+	    (rc = cfg_parse(buf, len, &own, conf_meta, &in->removed_below)) < 0) {
 		free(buf);
 		finding(in, 1, NULL, -1, "%s is %s: the daemon refuses to mount this data directory",
 			CONF_NAME, rc == -ENOENT ? "missing" : rc == -EINVAL ? "damaged" : strerror(-rc));
@@ -843,8 +852,8 @@ static int list_topic_files(struct ins *in, int tdir, struct segx **out, size_t 
 			strcpy(logname + SEG_NAME_LEN, ".log");
 			if (fstatat(tdir, logname, &st, 0) < 0 && errno == ENOENT)
 				finding(in, 0, NULL, -1,
-					"%s belongs to a segment retention deleted; the next mount "
-					"removes it",
+					"%s belongs to a segment that is gone (retention or a "
+					"merge removed it); the next mount removes it",
 					f);
 		} else if (strcmp(f, CONF_NAME) && strcmp(f, "consumers")) {
 			finding(in, 0, NULL, -1, "%s is not a topicfs file; ignored", f);
@@ -910,6 +919,11 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		}
 	}
 
+	/* Segments retention removed whose files could not be unlinked
+	** (topic.c, load_segments): they start below removed.below. */
+	for (size_t i = 0; i + 1 < n; i++)
+		v[i].removed = v[i].base < in->removed_below;
+
 	/* A merge that a crash interrupted (segment.c): a sealed segment whose
 	** index, naming this very file, ends past the segments after it. */
 	for (size_t i = 0; i + 1 < n; i++) {
@@ -917,7 +931,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		idx x = {0};
 		idx_summary sum;
 		int sealed = 0;
-		if (!v[i].s || v[i].newest || v[i].headerless || v[i].into)
+		if (!v[i].s || v[i].newest || v[i].headerless || v[i].into || v[i].removed)
 			continue;
 		seg_index_name(v[i].base, iname);
 		if (idx_load(tdir, iname, v[i].base, &x, &sealed, &sum) == 0 && sealed &&
@@ -947,6 +961,13 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		struct segx *x = &v[i];
 		const seg *next = NULL;
 		struct idxcheck c;
+		if (x->removed) {
+			finding(in, 0, x->name, -1,
+				"retention removed it, but its files could not be unlinked then; "
+				"the next mount removes them");
+			listed--;
+			continue;
+		}
 		if (!x->s)
 			continue;
 		/* Continuity with the segment before: a segment that starts
@@ -988,10 +1009,17 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		x->index_used = c.trusted;
 		walk_segment(in, x, &c);
 		print_segment_summary(in, x);
+		/* The figures as the mount counts them: from a sealed index it
+		** trusts, even where damage hides records from the walk. */
+		uint64_t first = x->first_offset, nrec = x->records;
+		if (c.trusted && !x->newest) {
+			nrec = c.sum.records;
+			first = nrec > 0 && c.x.n > 0 ? c.x.e[0].offset : UINT64_MAX;
+		}
 		idx_end(in, x, &c);
-		if (x->first_offset != UINT64_MAX && start == UINT64_MAX)
-			start = x->first_offset;
-		records += x->records;
+		if (first != UINT64_MAX && start == UINT64_MAX)
+			start = first;
+		records += nrec;
 		/* As the mount counts it: room made ahead of a bulk writer
 		** (zeros after the newest segment's batches) is not stored. */
 		stored += x->newest && !x->s->compressed && x->walked ? x->valid_end : x->s->size;

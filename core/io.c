@@ -209,9 +209,10 @@ int io_remove_tree(int parent, const char *name)
 		return 0;
 	if (errno != EISDIR && errno != EPERM)
 		return -errno;
+	int unlink_errno = errno; /* EPERM: a directory, or a file that may not go */
 	fd = openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return errno == ENOENT ? 0 : -errno;
+		return errno == ENOENT ? 0 : errno == ENOTDIR ? -unlink_errno : -errno;
 	d = fdopendir(fd);
 	if (!d) {
 		rc = -errno;

@@ -1279,14 +1279,14 @@ fail:
 int seg_remove_files(int dirfd, uint64_t base_offset)
 {
 	char name[32];
-	int rc = 0;
 
-	/* The log first: an index without its log is removed at the next open. */
+	/* The log first: an index without its log is removed at the next open
+	** (and is harmless till then); a log that stays keeps its index. */
 	seg_log_name(base_offset, name);
 	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
-		rc = -errno;
+		return -errno;
 	seg_index_name(base_offset, name);
-	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT && rc == 0)
-		rc = -errno;
-	return rc;
+	if (unlinkat(dirfd, name, 0) < 0 && errno != ENOENT)
+		log_warn("cannot remove %s (%s); the next mount removes it", name, strerror(errno));
+	return 0;
 }

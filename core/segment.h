@@ -182,7 +182,9 @@ uint64_t seg_writer_batches(const seg_writer *w);
 int seg_writer_commit(seg_writer *w, seg **out);
 void seg_writer_abort(seg_writer *w);
 
-/* Remove a segment's files (retention). */
+/* Remove a segment's files (retention, merges). Returns 0 once its log file
+** is gone (an index left behind is logged, and the next mount removes
+** it), or -errno when the log file stays. */
 int seg_remove_files(int dirfd, uint64_t base_offset);
 
 void seg_ref(seg *s);

@@ -382,7 +382,10 @@ int store_topic_delete(store *s, const char *name)
 	topic_mark_deleted(t);
 	pthread_mutex_unlock(&s->mu);
 	/* Open files of the topic keep their segments; the names go now. */
-	io_remove_tree(s->trash_fd, trashname);
+	if ((rc = io_remove_tree(s->trash_fd, trashname)) < 0)
+		log_error("topic %s: deleted, but not all of its files could be removed (%s); the "
+			  "next mount removes trash/%s",
+			  name, strerror(-rc), trashname);
 	topic_unref(t);
 	return 0;
 }

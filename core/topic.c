@@ -8,8 +8,10 @@
 ** topic.conf is text, one "name=value\n" per line: every setting the topic
 ** overrides (config.c names them), plus "mode=" (octal), "uid=", "gid=" and
 ** "created.ms=", and "cleaned.offset=" (compaction's checkpoint: the
-** records below it have been compacted). It is replaced durably as a
-** whole (io_replace_file).
+** records below it have been compacted); "removed.below=" only once
+** retention removed a segment whose files could not be unlinked: the end
+** of that segment, so segment files that start below it are leftovers,
+** which the mount removes rather than open. It is replaced durably as a whole (io_replace_file).
 **
 ** APPEND. A writer holds append_mu, encodes its lines' batch header, writes
 ** header and lines at the end of the newest segment with one pwritev (or,
@@ -55,6 +57,7 @@ struct meta {
 	gid_t gid;
 	int64_t created_ms;
 	uint64_t clean_offset;
+	uint64_t removed_below;
 };
 
 static int parse_meta(const char *name, const char *v, size_t n, void *arg)
@@ -82,6 +85,8 @@ static int parse_meta(const char *name, const char *v, size_t n, void *arg)
 		m->created_ms = (int64_t)x;
 	else if (!strcmp(name, "cleaned.offset"))
 		m->clean_offset = (uint64_t)x;
+	else if (!strcmp(name, "removed.below"))
+		m->removed_below = (uint64_t)x;
 	else
 		return -EINVAL;
 	return 0;
@@ -101,6 +106,9 @@ static int write_conf(int dirfd, const cfg *own, const struct meta *m)
 				"mode=%04o\nuid=%u\ngid=%u\ncreated.ms=%" PRId64 "\ncleaned.offset=%" PRIu64 "\n",
 				(unsigned)m->mode, (unsigned)m->uid, (unsigned)m->gid, m->created_ms,
 				m->clean_offset);
+	if (m->removed_below)
+		len += (size_t)snprintf(buf + len, max - len, "removed.below=%" PRIu64 "\n",
+					m->removed_below);
 	rc = io_replace_file(dirfd, CONF_NAME, buf, len);
 	free(buf);
 	return rc;
@@ -109,7 +117,8 @@ static int write_conf(int dirfd, const cfg *own, const struct meta *m)
 /* The metadata of t as topic.conf stores it; caller holds mu. */
 static struct meta meta_of(const topic *t)
 {
-	return (struct meta){t->mode, t->uid, t->gid, t->created_ms, t->clean_offset};
+	return (struct meta){t->mode, t->uid, t->gid, t->created_ms, t->clean_offset,
+			     t->removed_below};
 }
 
 /* ---- creation and loading ---- */
@@ -167,8 +176,11 @@ static int list_segments(int dirfd, uint64_t **out, size_t *n)
 			memcpy(logname, de->d_name, SEG_NAME_LEN);
 			strcpy(logname + SEG_NAME_LEN, ".log");
 			if (faccessat(dirfd, logname, F_OK, 0) < 0 && errno == ENOENT) {
-				log_info("removing %s, whose segment retention deleted", de->d_name);
-				unlinkat(dirfd, de->d_name, 0);
+				if (unlinkat(dirfd, de->d_name, 0) == 0)
+					log_info("removed %s, whose segment is gone", de->d_name);
+				else
+					log_warn("cannot remove %s, whose segment is gone: %s",
+						 de->d_name, strerror(errno));
 			}
 			continue;
 		}
@@ -253,8 +265,8 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 ** the disk would be removed by the next mount only while the segment it
 ** was merged into is there, and retention may remove that one first; the
 ** member would then come back as the oldest segment, with records that
-** compaction had removed. Returns 0, or -ENOMEM when it cannot be
-** remembered.
+** compaction had removed. Returns 0, 1 when the files stay (remembered),
+** or -ENOMEM when they cannot be remembered.
 */
 static int remove_segment_files(topic *t, uint64_t base)
 {
@@ -272,7 +284,7 @@ static int remove_segment_files(topic *t, uint64_t base)
 		v[t->nunremoved++] = base;
 	}
 	pthread_mutex_unlock(&t->mu);
-	return v ? 0 : -ENOMEM;
+	return v ? 1 : -ENOMEM;
 }
 
 int topic_retry_removals(topic *t)
@@ -391,6 +403,23 @@ static int load_segments(topic *t)
 		t->nsegs = t->segs_cap = 1;
 		return 0;
 	}
+	/* Segments that retention removed, whose files could not be
+	** unlinked then (topic_drop_oldest): they start before removed_below,
+	** the end of the last one (retention removes the oldest first). */
+	size_t kept = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (i + 1 < n && bases[i] < t->removed_below) {
+			log_warn("topic %s: removing segment %020" PRIu64 ", which retention deleted "
+				 "before", t->name, bases[i]);
+			if ((rc = remove_segment_files(t, bases[i])) < 0) {
+				free(bases);
+				return rc;
+			}
+			continue;
+		}
+		bases[kept++] = bases[i];
+	}
+	n = kept;
 	if ((rc = follow_compressed_newest(t, &bases, &n)) < 0) {
 		free(bases);
 		return rc;
@@ -500,6 +529,7 @@ int topic_load(store *st, int topics_dirfd, const char *name, topic **out)
 	t->gid = m.gid;
 	t->created_ms = m.created_ms;
 	t->clean_offset = m.clean_offset;
+	t->removed_below = m.removed_below;
 	cfg_merge(store_defaults(st), &t->own, &t->eff);
 	if ((rc = load_segments(t)) < 0)
 		goto fail;
@@ -1049,6 +1079,7 @@ static int conf_commit(topic *t, int rc, const cfg *own, const struct meta *m)
 		t->uid = m->uid;
 		t->gid = m->gid;
 		t->clean_offset = m->clean_offset;
+		t->removed_below = m->removed_below;
 		pthread_mutex_unlock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->append_mu);
@@ -1322,8 +1353,20 @@ again:
 	t->nsegs--;
 	pthread_mutex_unlock(&t->mu);
 	/* Readers holding s keep reading it through their descriptors. */
+	uint64_t end = s->end_offset;
 	rc = remove_segment_files(t, s->base_offset);
 	seg_unref(s);
+	if (rc == 1) {
+		/* Its files stay until a retry removes them: a mount before
+		** that must not open them again (records retention removed,
+		** the log's start going back). */
+		struct meta m;
+		cfg own;
+		rc = conf_begin(t, &own, &m);
+		if (end > m.removed_below)
+			m.removed_below = end;
+		rc = conf_commit(t, rc, &own, &m);
+	}
 	return rc;
 }
 

@@ -5,6 +5,7 @@
 ** time and by size, and crashes in the middle of a segment rewrite.
 */
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -978,6 +979,38 @@ Test(maint, compaction_merges_small_segments)
 	tu_buf_free(&got);
 }
 
+/* What topicfs dump prints for the data directory (malloc'd), and *rep. */
+static char *inspect_listing(inspect_report *rep)
+{
+	char *listing = NULL, data[4096];
+	size_t len = 0;
+	FILE *out = open_memstream(&listing, &len);
+	inspect_opts o = {.out = out, .err = out};
+
+	tu_data_path(data, "");
+	cr_assert_eq(inspect_datadir(data, &o, rep), 0);
+	fclose(out);
+	return listing;
+}
+
+/* topicfs dump's figures for t are the mount's (examples/README.md). */
+static void assert_dump_figures(topic *t)
+{
+	char want[256];
+	topic_info info;
+	inspect_report rep;
+
+	topic_get_info(t, &info);
+	snprintf(want, sizeof want,
+		 "figures: start_offset=%" PRIu64 " end_offset=%" PRIu64 " records=%" PRIu64
+		 " segments=%" PRIu64 " stored_bytes=%" PRIu64 "\n",
+		 info.start_offset, info.end_offset, info.records, info.segments,
+		 info.stored_bytes);
+	char *listing = inspect_listing(&rep);
+	cr_assert(strstr(listing, want) != NULL, "want \"%s\" in:\n%s", want, listing);
+	free(listing);
+}
+
 /*
 ** A crash after a merged segment's file took the first one's name, before
 ** the others' files were removed (put back here, index files too): the
@@ -1035,15 +1068,8 @@ static void interrupted_merge(int lose_indexes, int lose_newest)
 	free(bases);
 
 	/* topicfs dump calls this a note, with nothing damaged. */
-	char *listing = NULL;
-	size_t listing_len = 0;
-	FILE *out = open_memstream(&listing, &listing_len);
-	inspect_opts o = {.out = out, .err = out};
 	inspect_report rep;
-	char data[4096];
-	tu_data_path(data, "");
-	cr_assert_eq(inspect_datadir(data, &o, &rep), 0);
-	fclose(out);
+	char *listing = inspect_listing(&rep);
 	cr_assert_eq(rep.damage, 0, "%s", listing);
 	cr_assert(strstr(listing, "merged it into segment 00000000000000000000.log") != NULL, "%s", listing);
 	free(listing);
@@ -1286,6 +1312,7 @@ Test(maint, unreadable_segment_is_passed_over)
 		tu_buf_add(&want, line, (size_t)len);
 	}
 	tu_assert_bytes("records after the damaged segment", got.p, got.len, want.p, want.len);
+	assert_dump_figures(t);
 	topic_unref(t);
 	tu_close(s);
 	tu_buf_free(&got);
@@ -1347,6 +1374,7 @@ Test(maint, damage_found_by_compression_still_counts_its_keys)
 	cr_assert_eq(rec.offset, 1, "the log starts at offset %" PRIu64 ", not 1 (\"%.*s\")",
 		     rec.offset, (int)rec.len, (const char *)rec.payload);
 	cur_close(c);
+	assert_dump_figures(t);
 	topic_unref(t);
 	tu_close(s);
 }
@@ -1436,6 +1464,107 @@ Test(maint, segment_that_cannot_be_replaced_is_passed_over)
 			     "segment %" PRIu64 " compressed: %d", v[i].base_offset, v[i].compressed);
 	free(v);
 	topic_unref(t);
+	tu_close(s);
+}
+
+/*
+** Retention removes a segment whose files cannot be unlinked (made
+** immutable here): the log starts after it at once, and also after a
+** reopen while the files are still there (they came back as the oldest
+** segment, with the records retention had removed); topicfs dump calls
+** them a leftover, and they go once they can.
+*/
+Test(maint, retention_leftover_stays_removed_across_a_reopen)
+{
+	cfg d;
+	char line[64], dir[4096], path[4096 + 64], name[64];
+	topic_info info;
+	inspect_report rep;
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "r");
+	for (int i = 0; i < 300; i++) {
+		int len = sprintf(line, "record %d padding-padding\n", i);
+		tu_append(t, line, (size_t)len, (uint64_t)i);
+	}
+	cr_assert_eq(topic_roll(t), 0);
+	tu_topic_path(dir, "r", NULL);
+	tu_seg_name(name, sizeof name, 0, "log");
+	snprintf(path, sizeof path, "%s/%s", dir, name);
+	if (tu_set_immutable(path, 1) < 0)
+		cr_skip_test("the file system of the test directory has no immutable flag");
+	cr_assert_eq(topic_config_set(t, CFG_RETENTION_MS, "1000", 4), 0);
+	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 10000, NULL), 0);
+	topic_get_info(t, &info);
+	uint64_t start = info.start_offset;
+	cr_assert_eq(start, 300, "retention kept records from %" PRIu64, start);
+	cr_assert(tu_exists(path), "the immutable file went");
+
+	cr_assert_eq(topic_config_set(t, CFG_RETENTION_MS, "-1", 2), 0);
+	tu_append(t, "after\n", 6, 300);
+	topic_unref(t);
+	tu_close(s);
+	char *listing = inspect_listing(&rep);
+	cr_assert_eq(rep.damage, 0, "%s", listing);
+	cr_assert(strstr(listing, "retention removed it, but its files could not be unlinked") &&
+		  strstr(listing, "figures: start_offset=300 end_offset=301 records=1"), "%s",
+		  listing);
+	free(listing);
+
+	s = tu_open(&d);
+	t = tu_get(s, "r");
+	topic_get_info(t, &info);
+	cr_assert_eq(info.start_offset, start, "the log starts at %" PRIu64 " after a reopen, "
+		     "not %" PRIu64, info.start_offset, start);
+	cr_assert_eq(info.records, 1);
+	cr_assert_eq(tu_set_immutable(path, 0), 0);
+	cr_assert_eq(compact_topic_pass(t, io_now_ms(), NULL), 0);
+	cr_assert_not(tu_exists(path), "the leftover stays after its removal can succeed");
+	topic_unref(t);
+	tu_close(s);
+}
+
+/*
+** A topic deleted while one of its files may not be removed: the delete
+** succeeds, the log says what is left (it said nothing), and the next open
+** of the store removes it once it can.
+*/
+Test(maint, deleted_topic_with_a_file_that_stays_is_logged)
+{
+	cfg d;
+	char path[4096], name[64], trash[4096];
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "gone");
+	tu_append(t, "one\ntwo\n", 8, 0);
+	cr_assert_eq(topic_roll(t), 0);
+	topic_unref(t);
+	tu_seg_name(name, sizeof name, 0, "log");
+	tu_topic_path(path, "gone", name);
+	if (tu_set_immutable(path, 1) < 0)
+		cr_skip_test("the file system of the test directory has no immutable flag");
+	log_needle = "topic gone: deleted, but not all of its files could be removed (Operation "
+		     "not permitted); the next mount removes trash/";
+	needle_lines = 0;
+	log_set_sink(count_needle);
+	int rc = store_topic_delete(s, "gone");
+	log_set_sink(NULL);
+	cr_assert_eq(rc, 0);
+	cr_assert_eq(needle_lines, 1, "%d lines about what was left", needle_lines);
+	tu_close(s);
+
+	int left = 0;
+	tu_data_path(trash, "trash");
+	DIR *dir = opendir(trash);
+	cr_assert_not_null(dir);
+	for (struct dirent *e; (e = readdir(dir)) != NULL;)
+		left += e->d_name[0] != '.';
+	closedir(dir);
+	cr_assert_eq(left, 1, "%d entries in trash/", left);
+	tu_rm_rf(trash); /* clears the flag as it goes */
+	s = tu_open(&d);
 	tu_close(s);
 }
 
