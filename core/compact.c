@@ -481,9 +481,10 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 		rec_batch b;
 		uint64_t at;
 		seg_iter it;
+		int rrc; /* the reading's; rc is the writing's */
 
 		seg_iter_init(&it, v[i], SEG_HEADER_SIZE, v[i]->size);
-		while ((rc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
+		while ((rrc = seg_iter_next(&it, &bp, &b, &at)) == 1) {
 			rec_iter ri;
 			const unsigned char *p;
 			size_t len;
@@ -506,7 +507,7 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 				break;
 		}
 		seg_iter_free(&it);
-		if (rc == -EIO)
+		if (rc == 0 && rrc < 0 && (rc = rrc) == -EIO)
 			pass_over(t, v[i], UNREADABLE); /* later rewrites leave it out */
 	}
 	if (rc == 0)

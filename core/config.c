@@ -82,6 +82,24 @@ static int parse_int(const char *v, size_t n, int64_t *out)
 	return 0;
 }
 
+int cfg_parse_u64(const char *v, size_t n, unsigned base, uint64_t *out)
+{
+	uint64_t acc = 0;
+
+	if (n == 0)
+		return -EINVAL;
+	for (size_t i = 0; i < n; i++) {
+		if (v[i] < '0' || v[i] >= '0' + (int)base)
+			return -EINVAL;
+		unsigned d = (unsigned)(v[i] - '0');
+		if (acc > (UINT64_MAX - d) / base)
+			return -EINVAL;
+		acc = acc * base + d;
+	}
+	*out = acc;
+	return 0;
+}
+
 /* A ratio in [0, 1]: digits, optionally '.' and digits ("0.5", "1", "0.25"). */
 static int parse_ratio(const char *v, size_t n, double *out)
 {

@@ -99,6 +99,10 @@ void cfg_merge(const cfg *defaults, const cfg *overrides, cfg *out);
 ** Lines that are not settings (see topic.c) are passed to other(), which
 ** may be NULL; it returns 0 to accept a line or -EINVAL to reject it.
 */
+/* The lines that are not settings hold numbers: digits of base (8 or 10)
+** only, no sign or space, at most UINT64_MAX. 0 and *out, or -EINVAL. */
+int cfg_parse_u64(const char *v, size_t n, unsigned base, uint64_t *out);
+
 size_t cfg_format_max(void);
 size_t cfg_format(const cfg *c, char *buf);
 int cfg_parse(const char *buf, size_t len, cfg *out,

@@ -40,6 +40,7 @@ struct consumer {
 	pthread_mutex_t mu;	/* serialises reads and seeks; protects below */
 	uint64_t offset;	/* next record to deliver */
 	uint64_t stored;	/* the offset the file holds */
+	int store_failing;	/* the last store failed (logged once) */
 	atomic_int removed;	/* forgotten: store nothing any more */
 	cursor *cur;		/* at offset (plus partial bytes), or NULL */
 	size_t partial;		/* bytes of record `offset` handed out already */
@@ -183,13 +184,21 @@ int consumer_persist(consumer *c)
 	pthread_mutex_lock(&c->mu);
 	if (!c->removed && c->offset != c->stored) {
 		rc = store_offset(c->t, c->name, c->offset);
-		if (rc == 0)
+		if (rc == 0) {
 			c->stored = c->offset;
-		else if (rc == -ENOENT && topic_deleted(c->t))
+			if (c->store_failing)
+				log_info("topic %s: consumer %s: its position is stored again",
+					 c->t->name, c->name);
+			c->store_failing = 0;
+		} else if (rc == -ENOENT && topic_deleted(c->t)) {
 			rc = 0; /* its topic went, and its file with it: nothing to keep */
-		else
-			log_error("topic %s: consumer %s: cannot store its position %" PRIu64 ": %s",
+		} else if (!c->store_failing) {
+			/* logged once: the background thread tries at every pass */
+			log_error("topic %s: consumer %s: cannot store its position %" PRIu64
+				  ": %s; it is tried again within flush.ms and at close",
 				  c->t->name, c->name, c->offset, strerror(-rc));
+			c->store_failing = 1;
+		}
 	}
 	pthread_mutex_unlock(&c->mu);
 	return rc;

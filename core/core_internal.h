@@ -98,6 +98,7 @@ struct topic {
 	int failed; /* a sync failed: appends refuse with -EIO (see topic_sync) */
 	uint64_t clean_offset; /* compaction has seen every record below this */
 	uint64_t removed_below; /* segment files that start below this are leftovers */
+	int meta_unsaved; /* clean_offset or removed_below not yet in topic.conf */
 	uint64_t synced_offset; /* every record below this is on stable storage */
 	int64_t synced_ms;	/* when the last sync finished */
 	uint64_t rolls;		/* segments created by rolls (new directory entries) */
@@ -135,8 +136,9 @@ int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw);
 int topic_finish_seals(topic *t);
 /* Delete the oldest segment (never the newest), files and all. */
 int topic_drop_oldest(topic *t);
-/* Remove the files of segments whose removal failed before. Returns how
-** many are still left, or -ENOMEM. */
+/* Remove the files of segments whose removal failed before, and store the
+** metadata a failed write left in memory only (topic.c, save_meta).
+** Returns how many segments are still left, or -ENOMEM. */
 int topic_retry_removals(topic *t);
 /* Record (durably, in topic.conf) how far compaction has read. */
 int topic_set_clean_offset(topic *t, uint64_t offset);

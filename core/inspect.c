@@ -298,16 +298,11 @@ static int conf_meta(const char *name, const char *v, size_t n, void *arg)
 	static const char *const known[] = {"mode",	    "uid",	      "gid",
 					    "created.ms", "cleaned.offset", "removed.below"};
 	for (size_t i = 0; i < sizeof known / sizeof *known; i++) {
-		uint64_t x = 0;
+		uint64_t x;
 		if (strcmp(name, known[i]))
 			continue;
-		if (n == 0 || n > 20)
+		if (cfg_parse_u64(v, n, !strcmp(name, "mode") ? 8 : 10, &x) < 0)
 			return -EINVAL;
-		for (size_t j = 0; j < n; j++) {
-			if (v[j] < '0' || v[j] > '9')
-				return -EINVAL;
-			x = x * 10 + (uint64_t)(v[j] - '0');
-		}
 		if (!strcmp(name, "removed.below"))
 			*(uint64_t *)arg = x;
 		return 0;

@@ -63,17 +63,9 @@ struct meta {
 static int parse_meta(const char *name, const char *v, size_t n, void *arg)
 {
 	struct meta *m = arg;
-	char buf[32];
-	char *end;
-	unsigned long long x;
+	uint64_t x;
 
-	if (n == 0 || n >= sizeof buf)
-		return -EINVAL;
-	memcpy(buf, v, n);
-	buf[n] = 0;
-	errno = 0;
-	x = strtoull(buf, &end, !strcmp(name, "mode") ? 8 : 10);
-	if (errno || *end)
+	if (cfg_parse_u64(v, n, !strcmp(name, "mode") ? 8 : 10, &x) < 0)
 		return -EINVAL;
 	if (!strcmp(name, "mode"))
 		m->mode = (mode_t)(x & 07777);
@@ -287,11 +279,18 @@ static int remove_segment_files(topic *t, uint64_t base)
 	return v ? 1 : -ENOMEM;
 }
 
+static int save_meta(topic *t);
+
 int topic_retry_removals(topic *t)
 {
 	uint64_t *v;
 	size_t n, removed = 0, left;
 
+	pthread_mutex_lock(&t->mu);
+	int unsaved = t->meta_unsaved;
+	pthread_mutex_unlock(&t->mu);
+	if (unsaved)
+		save_meta(t);
 	pthread_mutex_lock(&t->mu);
 	n = t->nunremoved;
 	v = n ? malloc(n * sizeof *v) : NULL;
@@ -1080,6 +1079,7 @@ static int conf_commit(topic *t, int rc, const cfg *own, const struct meta *m)
 		t->gid = m->gid;
 		t->clean_offset = m->clean_offset;
 		t->removed_below = m->removed_below;
+		t->meta_unsaved = 0; /* what it held in memory is stored with it */
 		pthread_mutex_unlock(&t->mu);
 	}
 	pthread_mutex_unlock(&t->append_mu);
@@ -1299,8 +1299,12 @@ int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw)
 			rc = r;
 		seg_unref(old[k]); /* the list's reference */
 	}
-	if (n > 1 && rc == 0)
-		rc = io_fsync(t->dirfd); /* so that no power loss brings them back */
+	/* So that no power loss brings them back; if it fails, the mount
+	** removes them as leftovers of a merge (finish_merge). */
+	int r = n > 1 ? io_fsync(t->dirfd) : 0;
+	if (r < 0)
+		log_warn("topic %s: directory sync after a merge failed: %s", t->name,
+			 strerror(-r));
 	return rc;
 }
 
@@ -1360,22 +1364,50 @@ again:
 		/* Its files stay until a retry removes them: a mount before
 		** that must not open them again (records retention removed,
 		** the log's start going back). */
-		struct meta m;
-		cfg own;
-		rc = conf_begin(t, &own, &m);
-		if (end > m.removed_below)
-			m.removed_below = end;
-		rc = conf_commit(t, rc, &own, &m);
+		pthread_mutex_lock(&t->mu);
+		if (end > t->removed_below)
+			t->removed_below = end;
+		pthread_mutex_unlock(&t->mu);
+		rc = save_meta(t);
 	}
 	return rc;
 }
 
-int topic_set_clean_offset(topic *t, uint64_t offset)
+/*
+** Store the metadata that the background work changes in memory first (the
+** compaction checkpoint, removed.below). When topic.conf cannot be
+** replaced, they stay ahead of it in memory (compaction goes on from its
+** checkpoint rather than redo its work at every pass) and every
+** maintenance pass tries again (topic_retry_removals); that is logged
+** once, and its end too.
+*/
+static int save_meta(topic *t)
 {
 	struct meta m;
 	cfg own;
 	int rc = conf_begin(t, &own, &m);
 
-	m.clean_offset = offset;
-	return conf_commit(t, rc, &own, &m);
+	if (rc == 0)
+		rc = write_conf(t->dirfd, &own, &m);
+	pthread_mutex_lock(&t->mu);
+	int was = t->meta_unsaved;
+	t->meta_unsaved = rc < 0 && !t->deleted;
+	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_unlock(&t->append_mu);
+	if (rc < 0 && !was && rc != -ENOENT)
+		log_error("topic %s: cannot store %s (%s); the maintenance thread tries again at "
+			  "each pass (a mount before that compacts again, and would open again the "
+			  "files of segments retention removed)",
+			  t->name, CONF_NAME, strerror(-rc));
+	else if (rc == 0 && was)
+		log_info("topic %s: stored %s again", t->name, CONF_NAME);
+	return rc;
+}
+
+int topic_set_clean_offset(topic *t, uint64_t offset)
+{
+	pthread_mutex_lock(&t->mu);
+	t->clean_offset = offset;
+	pthread_mutex_unlock(&t->mu);
+	return save_meta(t);
 }

@@ -194,6 +194,18 @@ static void position_refusal(void)
 	pos = h_getxattr(h_mnt("t/consumers/c"), "user.topicfs.offset");
 	cr_expect_str_eq(pos, "0", "a position that could not be stored was taken");
 	free(pos);
+	/* A read moves the position; the background thread cannot store it,
+	 * and says so once, not at every pass. */
+	char buf[4096];
+	cr_assert_gt(read(fd, buf, sizeof buf), 0, "read the consumer: %s", strerror(errno));
+	h_sleep_ms(3500);
+	log = h_daemon_log();
+	int lines = 0;
+	for (const char *p = log; (p = strstr(p, "consumer c: cannot store its position")); p++)
+		lines++;
+	cr_expect_eq(lines, 1, "%d lines for a position the background thread cannot store:\n%s",
+		     lines, log);
+	free(log);
 	close(fd);
 	log = h_daemon_log();
 	cr_expect(strstr(log, "topic t: consumer c: cannot store position 5 (No space left on "

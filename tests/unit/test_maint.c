@@ -862,10 +862,9 @@ static void append_keyed(topic *t, int first, int n, int fresh)
 	}
 }
 
-/* A keyed topic of 4 KiB segments, 3000 records appended, rolled and
-** compacted once at *now: its full segments are not merged, but shrink to
-** a few hundred bytes each. */
-static topic *shrunk_topic(store **s, cfg *d, int64_t *now)
+/* A keyed topic "kv" (compacted) of 4 KiB segments, 3000 records of
+** append_keyed appended and rolled, in a new store *s. */
+static topic *keyed_topic(store **s, cfg *d)
 {
 	tu_cfg_plain(d, 4096);
 	*s = tu_open(d);
@@ -874,6 +873,15 @@ static topic *shrunk_topic(store **s, cfg *d, int64_t *now)
 	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
 	append_keyed(t, 0, 3000, 0);
 	cr_assert_eq(topic_roll(t), 0);
+	return t;
+}
+
+/* A keyed topic of 4 KiB segments, 3000 records appended, rolled and
+** compacted once at *now: its full segments are not merged, but shrink to
+** a few hundred bytes each. */
+static topic *shrunk_topic(store **s, cfg *d, int64_t *now)
+{
+	topic *t = keyed_topic(s, d);
 	*now = io_now_ms();
 	cr_assert_eq(compact_topic_now(t, *now), 0);
 	return t;
@@ -1257,13 +1265,8 @@ Test(maint, unreadable_segment_is_passed_over)
 	topic_segment *v;
 	size_t n;
 
-	tu_cfg_plain(&d, 4096);
-	store *s = tu_open(&d);
-	topic *t = tu_create(s, "kv");
-	cr_assert_eq(topic_config_set(t, CFG_KEY_SEPARATOR, "=", 1), 0);
-	cr_assert_eq(topic_config_set(t, CFG_CLEANUP_POLICY, "compact", 7), 0);
-	append_keyed(t, 0, 3000, 0);
-	cr_assert_eq(topic_roll(t), 0);
+	store *s;
+	topic *t = keyed_topic(&s, &d);
 	size_t nsegs = segment_count(t);
 	cr_assert_eq(topic_segments(t, &v, &n), 0);
 	uint64_t bad = v[2].base_offset, bad_end = v[3].base_offset;
@@ -1495,7 +1498,19 @@ Test(maint, retention_leftover_stays_removed_across_a_reopen)
 	if (tu_set_immutable(path, 1) < 0)
 		cr_skip_test("the file system of the test directory has no immutable flag");
 	cr_assert_eq(topic_config_set(t, CFG_RETENTION_MS, "1000", 4), 0);
+	/* topic.conf cannot be replaced either, at first: where retention
+	** ended is kept in memory and stored at a later pass. */
+	char conf[4096 + 64];
+	snprintf(conf, sizeof conf, "%s/topic.conf", dir);
+	cr_assert_eq(tu_set_immutable(conf, 1), 0);
+	cr_assert_neq(compact_topic_pass(t, io_now_ms() + 10000, NULL), 0);
+	cr_assert_eq(tu_set_immutable(conf, 0), 0);
 	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 10000, NULL), 0);
+	tu_buf text = {0};
+	tu_read_file(conf, &text);
+	tu_buf_addc(&text, 0);
+	cr_assert(strstr(text.p, "\nremoved.below=") != NULL, "%s", text.p);
+	tu_buf_free(&text);
 	topic_get_info(t, &info);
 	uint64_t start = info.start_offset;
 	cr_assert_eq(start, 300, "retention kept records from %" PRIu64, start);
@@ -1566,6 +1581,43 @@ Test(maint, deleted_topic_with_a_file_that_stays_is_logged)
 	tu_rm_rf(trash); /* clears the flag as it goes */
 	s = tu_open(&d);
 	tu_close(s);
+}
+
+/*
+** topic.conf that cannot be replaced (made immutable here, as a full disk
+** or a read-only file system would refuse): compaction's checkpoint moves
+** on in memory, so compaction does not run again at every pass (it did,
+** with a log line each time); the failure is logged once, and the
+** checkpoint is stored at the first pass after it can be.
+*/
+Test(maint, checkpoint_that_cannot_be_stored_is_kept_and_stored_later)
+{
+	cfg d;
+	char conf[4096 + 64], dir[4096];
+	tu_buf text = {0};
+
+	store *s;
+	topic *t = keyed_topic(&s, &d);
+	tu_topic_path(dir, "kv", NULL);
+	snprintf(conf, sizeof conf, "%s/topic.conf", dir);
+	if (tu_set_immutable(conf, 1) < 0)
+		cr_skip_test("the file system of the test directory has no immutable flag");
+	int64_t now = io_now_ms();
+	log_needle = "topic kv: cannot store topic.conf (Operation not permitted)";
+	needle_lines = 0;
+	log_set_sink(count_needle);
+	for (int pass = 0; pass < 8; pass++)
+		compact_topic_pass(t, now + pass, NULL);
+	log_set_sink(NULL);
+	cr_assert_eq(tu_set_immutable(conf, 0), 0);
+	cr_assert_eq(needle_lines, 1, "%d lines about topic.conf in 8 passes", needle_lines);
+	cr_assert_eq(compact_topic_pass(t, now + 9, NULL), 0);
+	tu_read_file(conf, &text);
+	tu_buf_addc(&text, 0);
+	cr_assert(strstr(text.p, "cleaned.offset=3000\n") != NULL, "%s", text.p);
+	topic_unref(t);
+	tu_close(s);
+	tu_buf_free(&text);
 }
 
 /*
