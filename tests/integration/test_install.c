@@ -1,6 +1,7 @@
 /*
 ** test_install.c: `make install` (PREFIX, DESTDIR) and what it is for:
-** the file layout, a man page that `man --warnings` accepts, a mount
+** `make mount` (the README's first command), the file layout, a man page
+** that `man --warnings` accepts, a mount
 ** through `mount -t fuse.topicfs` and through an /etc/fstab line, and the
 ** systemd unit of examples/ that `systemd-analyze verify` accepts.
 **
@@ -35,6 +36,20 @@ static void make_target(const char *target, const char *prefix)
 		"DESTDIR=\"$WORK/root\" PREFIX=%s",
 		t_src_dir(), target, strcmp(t_build_name(), "build-san") ? "" : "SANITIZE=1",
 		prefix);
+}
+
+/* The README's first command, `make mount` (DATADIR and MNT in $WORK):
+** it mounts in the background, and the mount works: a topic, a line in,
+** the line out; then it unmounts. */
+Test(install, make_mount_as_the_readme_says)
+{
+	H_SH_OK("M=\"$WORK/mnt-make\"; D=\"$WORK/data-make\"; "
+		"env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C '%s' mount %s "
+		"DATADIR=\"$D\" MNT=\"$M\" | grep -q \"^topicfs is mounted on $M\" || exit 1; "
+		"rc=0; mkdir \"$M/t\" && echo 'made by make mount' >> \"$M/t/log\" && "
+		"test \"$(cat \"$M/t/log\")\" = 'made by make mount' && test -d \"$D/topics/t\" "
+		"|| rc=1; fusermount3 -u \"$M\" || rc=1; exit $rc",
+		t_src_dir(), strcmp(t_build_name(), "build-san") ? "" : "SANITIZE=1");
 }
 
 Test(install, layout_and_man_page)
