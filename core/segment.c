@@ -375,11 +375,11 @@ static int scan_batches(seg *s, struct scan *sc, uint64_t file_end, int sealed, 
 			log_error("%s segment %020" PRIu64 ": %" PRIu64 " damaged bytes at byte %" PRIu64
 				  " (after offset %" PRIu64 "); reads of them fail with EIO",
 				  what, s->base_offset, next - sc->loc, sc->loc, sc->offset);
-			if (crc_only) {
-				sc->records += b.count;
-				sc->offset = rec_end_offset(&b);
-				sc->bytepos = rec_end_bytepos(&b);
-			}
+			/* Its header passed the checks the CRC makes worthless: its
+			** offsets, byte positions and count are not believed (a
+			** flipped high bit of its offset had the batches after it
+			** taken for a torn tail, and cut). The next valid batch
+			** says where the log goes on. */
 			sc->have_index = 0; /* index the batch after the damage */
 			sc->loc = next;
 			continue;

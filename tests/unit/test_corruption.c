@@ -57,7 +57,7 @@ static void world_free(world *w)
 	tu_log_free(&w->l);
 }
 
-enum where { IN_PAYLOAD, IN_TIMESTAMP, IN_CRC, IN_LENGTH, IN_MAGIC };
+enum where { IN_PAYLOAD, IN_TIMESTAMP, IN_CRC, IN_LENGTH, IN_MAGIC, IN_OFFSET, IN_BYTEPOS };
 
 /* The batch damaged: its records are [first, first + count). */
 typedef struct damage {
@@ -115,6 +115,12 @@ static damage flip(world *w, size_t si, long bi, enum where where)
 		break;
 	case IN_MAGIC: /* the header can no longer be read as one */
 		img.p[t->file_off + 8] ^= 0x10;
+		break;
+	case IN_OFFSET: /* a high bit of its base offset: far ahead of the rest */
+		img.p[t->file_off + 16 + 5] ^= 0x20;
+		break;
+	case IN_BYTEPOS: /* likewise for its byte position */
+		img.p[t->file_off + 24 + 5] ^= 0x20;
 		break;
 	}
 	tu_write_file(path, img.p, img.len);
@@ -335,6 +341,14 @@ Test(corruption, header_and_crc_bits)
 	run(&w, 2, 3, IN_MAGIC, "sealed segment 2, a bit of a batch's magic");
 	run(&w, w.nseg - 1, 5, IN_LENGTH, "newest segment, a bit of a batch's length");
 	run(&w, w.nseg - 1, 5, IN_MAGIC, "newest segment, a bit of a batch's magic");
+	/* A damaged offset or byte position passes the header's checks but
+	** says the batch ends far ahead: the batches after it, which begin
+	** "before" that end, must still be kept (they were cut as a torn
+	** tail, found by a differential run of dump against the mount). */
+	run(&w, w.nseg - 1, 5, IN_OFFSET, "newest segment, a high bit of a batch's offset");
+	run(&w, w.nseg - 1, 5, IN_BYTEPOS, "newest segment, a high bit of a batch's byte position");
+	run(&w, 2, 3, IN_OFFSET, "sealed segment 2, a high bit of a batch's offset");
+	run(&w, 2, 3, IN_BYTEPOS, "sealed segment 2, a high bit of a batch's byte position");
 	world_free(&w);
 }
 
