@@ -183,7 +183,8 @@ int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *s
 		free(buf);
 		return -EBADMSG;
 	}
-	for (size_t off = IDX_HEADER_SIZE; off + IDX_ENTRY_SIZE <= len; off += IDX_ENTRY_SIZE) {
+	size_t off = IDX_HEADER_SIZE;
+	for (; off + IDX_ENTRY_SIZE <= len; off += IDX_ENTRY_SIZE) {
 		idx_entry e;
 		if (decode_entry(h + off, &e) < 0)
 			break;
@@ -207,6 +208,9 @@ int idx_load(int dirfd, const char *name, uint64_t base_offset, idx *out, int *s
 		sum->max_ts_ms = (int64_t)io_get64(h + 48);
 		sum->size = io_get64(h + 56);
 		sum->seg_crc = io_get32(h + 64);
+		/* A sealed index is written whole: an entry that fails its
+		** checks is damage, and a mount must not trust the rest. */
+		sum->complete = off == len;
 	}
 	free(buf);
 	*out = x;

@@ -39,6 +39,7 @@ typedef struct idx_summary {
 	int64_t max_ts_ms;    /* newest record's append time (0: none) */
 	uint64_t size;	      /* the segment file's length */
 	uint32_t seg_crc;     /* the segment header's crc */
+	int complete;	      /* every entry the file holds passed its checks */
 } idx_summary;
 
 int idx_push(idx *x, const idx_entry *e);

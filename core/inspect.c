@@ -470,7 +470,8 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 					name, body - (uint64_t)c->x.n * INDEX_ENTRY_BYTES);
 			else
 				finding(in, 1, x->name, -1,
-					"its index %s: entry %zu of %" PRIu64 " fails its CRC or order check",
+					"its index %s: entry %zu of %" PRIu64 " fails its CRC or order "
+					"check; the next mount rebuilds the index",
 					name, c->x.n, want);
 		}
 	}
@@ -483,8 +484,8 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 			name);
 		return;
 	}
-	if (!next || !x->s)
-		return;
+	if (!next || !x->s || !sum.complete)
+		return; /* (incomplete: reported above, and rebuilt at mount) */
 	if (sum.end_offset != next->base_offset || sum.end_bytepos != next->base_bytepos ||
 	    sum.size != x->s->size || sum.seg_crc != x->s->hdr_crc) {
 		finding(in, 0, x->name, -1,
@@ -930,7 +931,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 			continue;
 		seg_index_name(v[i].base, iname);
 		if (idx_load(tdir, iname, v[i].base, &x, &sealed, &sum) == 0 && sealed &&
-		    sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc) {
+		    sum.complete && sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc) {
 			size_t j = i + 1;
 			/* open_sealed's test: past the successor's offset, and
 			** not short of its byte position */
@@ -956,6 +957,10 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 		struct segx *x = &v[i];
 		const seg *next = NULL;
 		struct idxcheck c;
+		/* A header the mount rebuilds starts where the segment before
+		** ends (topic.c, load_segments): check continuity with that. */
+		if (x->headerless && i > 0 && v[i - 1].walked)
+			x->s->base_bytepos = v[i - 1].end_bytepos;
 		if (x->removed) {
 			finding(in, 0, x->name, -1,
 				"retention removed it, but its files could not be unlinked then; "
@@ -996,8 +1001,6 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 				next = v[k].s;
 			else if (!v[k].into)
 				break;
-		if (x->headerless && i > 0 && v[i - 1].walked)
-			x->s->base_bytepos = v[i - 1].end_bytepos; /* at least that */
 		fprintf(in->out, "  segment %s: %s, %s, %" PRIu64 " bytes\n", x->name,
 			x->newest ? "newest" : "sealed", x->s->compressed ? "zstd" : "plain", x->s->size);
 		idx_begin(in, tdir, x, x->newest ? NULL : next, &c);
@@ -1022,6 +1025,19 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 	}
 	if (end < merged_end)
 		end = merged_end;
+	/* Only a sealed segment is compressed: as the newest, it lost the one
+	** after it, which the mount starts anew (topic.c,
+	** follow_compressed_newest). */
+	if (n > 0 && v[n - 1].newest && v[n - 1].s && v[n - 1].s->compressed && !v[n - 1].into) {
+		if (end <= v[n - 1].base)
+			end = v[n - 1].base + 1; /* emptied by compaction: its end is lost */
+		finding(in, 0, v[n - 1].name, -1,
+			"it is compressed, so it was sealed: the segment after it is lost; the next "
+			"mount starts an empty newest segment at offset %" PRIu64,
+			end);
+		listed++;
+		stored += SEG_HEADER_SIZE;
+	}
 	if (start == UINT64_MAX)
 		start = end;
 	fprintf(in->out,

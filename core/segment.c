@@ -551,7 +551,8 @@ static int open_sealed(int dirfd, seg *s, const seg *next, int find_merge, uint6
 
 	seg_index_name(s->base_offset, name);
 	rc = idx_load(dirfd, name, s->base_offset, &s->index, &sealed, &sum);
-	if (find_merge && rc == 0 && sealed && sum.size == file_end && sum.seg_crc == s->hdr_crc &&
+	if (find_merge && rc == 0 && sealed && sum.complete && sum.size == file_end &&
+	    sum.seg_crc == s->hdr_crc &&
 	    sum.end_offset > next->base_offset && sum.end_bytepos >= next->base_bytepos) {
 		/* A merge that a crash interrupted: the caller removes the
 		** segments before the end and opens this one again. */
@@ -559,7 +560,7 @@ static int open_sealed(int dirfd, seg *s, const seg *next, int find_merge, uint6
 		s->end_bytepos = sum.end_bytepos;
 		return 1;
 	}
-	if (rc == 0 && sealed && sum.end_offset == next->base_offset &&
+	if (rc == 0 && sealed && sum.complete && sum.end_offset == next->base_offset &&
 	    sum.end_bytepos == next->base_bytepos && sum.size == file_end &&
 	    sum.seg_crc == s->hdr_crc) {
 		s->size = file_end;
@@ -723,7 +724,7 @@ int seg_sealed_end(int dirfd, uint64_t base_offset, uint64_t *end_offset, uint64
 		return rc;
 	seg_index_name(base_offset, name);
 	if (idx_load(dirfd, name, base_offset, &s->index, &sealed, &sum) == 0 && sealed &&
-	    sum.size == s->size && sum.seg_crc == s->hdr_crc) {
+	    sum.complete && sum.size == s->size && sum.seg_crc == s->hdr_crc) {
 		*end_offset = sum.end_offset;
 		*end_bytepos = sum.end_bytepos;
 	} else {
