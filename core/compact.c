@@ -579,6 +579,22 @@ static int oldest_has_leftovers(const topic *t)
 	return 0;
 }
 
+/* The time of the oldest segment's newest record, for retention by time.
+** A segment with bytes but no record that can be read (damage) has none
+** known: its records are older than those after it, so the first of those
+** bounds it, and retention waits for that rather than take the damaged
+** bytes at once. Under t->mu. */
+static int64_t oldest_newest_time(const topic *t)
+{
+	const seg *s = t->segs[0], *next = t->segs[1];
+
+	if (s->records > 0 || s->size <= SEG_HEADER_SIZE)
+		return s->max_ts_ms;
+	if (next->records > 0 && next->index.n > 0)
+		return next->index.e[0].timestamp_ms;
+	return t->last_ts_ms;
+}
+
 static int retention_step(topic *t, const cfg *c, int64_t now)
 {
 	int rc = 0;
@@ -586,19 +602,25 @@ static int retention_step(topic *t, const cfg *c, int64_t now)
 	if (!(c->cleanup_policy & CFG_CLEANUP_DELETE))
 		return 0;
 	for (;;) {
-		int drop = 0;
+		int by_time = 0, by_size = 0;
+		uint64_t base = 0;
 		pthread_mutex_lock(&t->mu);
 		if (t->nsegs > 1 && !t->segs[0]->seal_pending && !oldest_has_leftovers(t)) {
 			const seg *s = t->segs[0];
 			uint64_t total = 0;
 			for (size_t i = 0; i < t->nsegs; i++)
 				total += t->segs[i]->size;
-			drop = (c->retention_ms >= 0 && s->max_ts_ms < now - c->retention_ms) ||
-			       (c->retention_bytes >= 0 && total - s->size >= (uint64_t)c->retention_bytes);
+			base = s->base_offset;
+			by_time = c->retention_ms >= 0 && oldest_newest_time(t) < now - c->retention_ms;
+			by_size = c->retention_bytes >= 0 &&
+				  total - s->size >= (uint64_t)c->retention_bytes;
 		}
 		pthread_mutex_unlock(&t->mu);
-		if (!drop || (rc = topic_drop_oldest(t)) < 0)
+		if (!(by_time || by_size) || (rc = topic_drop_oldest(t)) < 0)
 			return rc;
+		log_info("topic %s: retention removed segment %020" PRIu64 " (%s)", t->name, base,
+			 by_time ? "its newest record is older than retention.ms"
+				 : "the topic holds retention.bytes without it");
 	}
 }
 

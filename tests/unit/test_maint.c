@@ -1691,6 +1691,58 @@ Test(maint, dump_predicts_a_torn_newest_header)
 }
 
 /*
+** The oldest segment's batches all damaged (no record can be read, so its
+** newest record's time is not known): retention by time waits until the
+** records after it are due, rather than take it at the first pass (it did,
+** silently: the damage was gone before anyone could look at it). Its
+** removal is logged, as every retention removal is.
+*/
+Test(maint, retention_waits_for_a_segment_without_readable_records)
+{
+	cfg d;
+	char line[64], path[4096], name[64];
+	tu_buf img = {0};
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "r");
+	for (int i = 0; i < 200; i++) {
+		int len = sprintf(line, "record %d padding-padding\n", i);
+		tu_append(t, line, (size_t)len, (uint64_t)i);
+	}
+	cr_assert_eq(topic_roll(t), 0);
+	topic_unref(t);
+	tu_close(s);
+	tu_seg_name(name, sizeof name, 0, "log");
+	tu_topic_path(path, "r", name);
+	tu_read_file(path, &img);
+	for (size_t i = 64; i < img.len; i++)
+		img.p[i] ^= 0x5a; /* every batch */
+	tu_write_file(path, img.p, img.len);
+	tu_buf_free(&img);
+	tu_seg_name(name, sizeof name, 0, "index");
+	tu_topic_path(path, "r", name);
+	unlink(path);
+
+	s = tu_open(&d);
+	t = tu_get(s, "r");
+	cr_assert_eq(topic_config_set(t, CFG_RETENTION_MS, "60000", 5), 0);
+	int64_t now = io_now_ms();
+	cr_assert_eq(compact_topic_pass(t, now + 1000, NULL), 0);
+	cr_assert_eq(oldest_base(t), 0, "the damaged segment went before its time");
+	log_needle = "topic r: retention removed segment 00000000000000000000 (its newest record "
+		     "is older than retention.ms)";
+	needle_lines = 0;
+	log_set_sink(count_needle);
+	cr_assert_eq(compact_topic_pass(t, now + 120000, NULL), 0);
+	log_set_sink(NULL);
+	cr_assert_neq(oldest_base(t), 0, "the damaged segment stays past its time");
+	cr_assert_eq(needle_lines, 1, "%d lines for its removal", needle_lines);
+	topic_unref(t);
+	tu_close(s);
+}
+
+/*
 ** Segments that a compaction shrank merge at the next pass even when
 ** nothing new came to compact (a topic gone quiet), records unchanged; and
 ** such a pass compacts nothing: records appended since are compacted only
