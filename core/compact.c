@@ -582,17 +582,19 @@ static int oldest_has_leftovers(const topic *t)
 /* The time of the oldest segment's newest record, for retention by time.
 ** A segment with bytes but no record that can be read (damage) has none
 ** known: its records are older than those after it, so the first of those
-** bounds it, and retention waits for that rather than take the damaged
-** bytes at once. Under t->mu. */
+** bounds it, or, with none after it, the creation of the segment after it
+** (a roll, after its last append); retention waits for that rather than
+** take the damaged bytes at once. Under t->mu. */
 static int64_t oldest_newest_time(const topic *t)
 {
-	const seg *s = t->segs[0], *next = t->segs[1];
+	const seg *s = t->segs[0];
 
 	if (s->records > 0 || s->size <= SEG_HEADER_SIZE)
 		return s->max_ts_ms;
-	if (next->records > 0 && next->index.n > 0)
-		return next->index.e[0].timestamp_ms;
-	return t->last_ts_ms;
+	for (size_t i = 1; i < t->nsegs; i++)
+		if (t->segs[i]->records > 0 && t->segs[i]->index.n > 0)
+			return t->segs[i]->index.e[0].timestamp_ms;
+	return t->segs[1]->created_ms;
 }
 
 static int retention_step(topic *t, const cfg *c, int64_t now)

@@ -39,7 +39,8 @@ typedef struct idx_summary {
 	int64_t max_ts_ms;    /* newest record's append time (0: none) */
 	uint64_t size;	      /* the segment file's length */
 	uint32_t seg_crc;     /* the segment header's crc */
-	int complete;	      /* every entry the file holds passed its checks */
+	int complete;	      /* every entry the file holds passed its checks (the
+			      ** fields above are the header's: they hold either way) */
 } idx_summary;
 
 int idx_push(idx *x, const idx_entry *e);

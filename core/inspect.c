@@ -931,7 +931,7 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 			continue;
 		seg_index_name(v[i].base, iname);
 		if (idx_load(tdir, iname, v[i].base, &x, &sealed, &sum) == 0 && sealed &&
-		    sum.complete && sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc) {
+		    sum.size == v[i].s->size && sum.seg_crc == v[i].s->hdr_crc) {
 			size_t j = i + 1;
 			/* open_sealed's test: past the successor's offset, and
 			** not short of its byte position */
@@ -1028,7 +1028,11 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 	/* Only a sealed segment is compressed: as the newest, it lost the one
 	** after it, which the mount starts anew (topic.c,
 	** follow_compressed_newest). */
-	if (n > 0 && v[n - 1].newest && v[n - 1].s && v[n - 1].s->compressed && !v[n - 1].into) {
+	if (n > 0 && v[n - 1].newest && v[n - 1].s && !v[n - 1].headerless &&
+	    v[n - 1].s->compressed && !v[n - 1].into) {
+		uint64_t eo, eb;
+		if (seg_sealed_end(tdir, v[n - 1].base, &eo, &eb) == 0)
+			end = eo; /* its index's end, as the mount takes it */
 		if (end <= v[n - 1].base)
 			end = v[n - 1].base + 1; /* emptied by compaction: its end is lost */
 		finding(in, 0, v[n - 1].name, -1,

@@ -551,8 +551,10 @@ static int open_sealed(int dirfd, seg *s, const seg *next, int find_merge, uint6
 
 	seg_index_name(s->base_offset, name);
 	rc = idx_load(dirfd, name, s->base_offset, &s->index, &sealed, &sum);
-	if (find_merge && rc == 0 && sealed && sum.complete && sum.size == file_end &&
-	    sum.seg_crc == s->hdr_crc &&
+	/* (The summary is the header's, which has a CRC of its own: it holds
+	** even when an entry after it is damaged, sum.complete == 0; only the
+	** entries, the record count and the time are then rebuilt.) */
+	if (find_merge && rc == 0 && sealed && sum.size == file_end && sum.seg_crc == s->hdr_crc &&
 	    sum.end_offset > next->base_offset && sum.end_bytepos >= next->base_bytepos) {
 		/* A merge that a crash interrupted: the caller removes the
 		** segments before the end and opens this one again. */
@@ -724,7 +726,7 @@ int seg_sealed_end(int dirfd, uint64_t base_offset, uint64_t *end_offset, uint64
 		return rc;
 	seg_index_name(base_offset, name);
 	if (idx_load(dirfd, name, base_offset, &s->index, &sealed, &sum) == 0 && sealed &&
-	    sum.complete && sum.size == s->size && sum.seg_crc == s->hdr_crc) {
+	    sum.size == s->size && sum.seg_crc == s->hdr_crc) {
 		*end_offset = sum.end_offset;
 		*end_bytepos = sum.end_bytepos;
 	} else {
