@@ -774,11 +774,32 @@ static int first_batch(seg *s, uint64_t file_end, rec_batch *out)
 	return rc == 1 ? 0 : -EBADMSG;
 }
 
+static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
+
+static int zstd_after_header(int fd)
+{
+	unsigned char m[4];
+
+	return io_pread_all(fd, m, 4, SEG_HEADER_SIZE) == 4 && !memcmp(m, zstd_magic, 4);
+}
+
+int seg_holds_zstd(int dirfd, uint64_t base_offset)
+{
+	char name[32];
+	int fd, zstd;
+
+	seg_log_name(base_offset, name);
+	if ((fd = openat(dirfd, name, O_RDONLY | O_CLOEXEC)) < 0)
+		return 0;
+	zstd = zstd_after_header(fd);
+	close(fd);
+	return zstd;
+}
+
 int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end)
 {
-	static const unsigned char zstd_magic[4] = {0x28, 0xb5, 0x2f, 0xfd};
 	char name[32];
-	unsigned char h[SEG_HEADER_SIZE], m[4];
+	unsigned char h[SEG_HEADER_SIZE];
 	struct stat st;
 	rec_batch b;
 	seg *s = seg_new(base_offset);
@@ -792,7 +813,7 @@ int seg_repair_header(int dirfd, uint64_t base_offset, uint64_t prev_end)
 		rc = -errno;
 		goto out;
 	}
-	s->compressed = io_pread_all(s->fd, m, 4, SEG_HEADER_SIZE) == 4 && !memcmp(m, zstd_magic, 4);
+	s->compressed = zstd_after_header(s->fd);
 	if (prev_end != UINT64_MAX)
 		s->base_bytepos = prev_end; /* exact: the previous segment's recorded end */
 	else if (base_offset == 0)

@@ -66,6 +66,10 @@ uint64_t seg_sealed_end_bytepos(int dirfd, uint64_t base_offset, uint64_t next_b
 ** when the header is bad). */
 int seg_is_compressed(int dirfd, uint64_t base_offset);
 
+/* Whether segment base_offset's file holds a zstd frame after its header,
+** whatever the header says (seg_repair_header tells so too). */
+int seg_holds_zstd(int dirfd, uint64_t base_offset);
+
 /*
 ** Whether the newest segment base_offset, whose header is bad, is one that
 ** a roll created and never wrote (no longer than a header) behind segment

@@ -226,8 +226,20 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 	seg *s;
 	int rc;
 
-	if (!seg_is_compressed(t->dirfd, base))
-		return 0; /* (a bad header: recovery repairs or cuts it as before) */
+	if (!seg_is_compressed(t->dirfd, base)) {
+		/* A bad header may hide one: a zstd frame after it says so.
+		** Repaired first (as load_segments repairs any bad header),
+		** it is followed like the others; opened as the newest, it
+		** would refuse the mount. */
+		if (!seg_holds_zstd(t->dirfd, base))
+			return 0;
+		uint64_t prev_end = *n > 1 ? seg_sealed_end_bytepos(t->dirfd, (*bases)[*n - 2], base)
+					   : UINT64_MAX;
+		log_warn("topic %s: segment %020" PRIu64 ": bad header", t->name, base);
+		if (seg_repair_header(t->dirfd, base, prev_end) < 0 ||
+		    !seg_is_compressed(t->dirfd, base))
+			return 0;
+	}
 	if ((rc = seg_sealed_end(t->dirfd, base, &end_offset, &end_bytepos)) < 0)
 		return rc;
 	if (end_offset <= base)

@@ -1836,6 +1836,62 @@ Test(maint, lost_newest_after_a_compacted_tail_and_a_damaged_index_entry)
 }
 
 /*
+** A compressed segment that lost the newest segment after it and whose
+** header is damaged too: the first mount repairs the header and starts an
+** empty newest segment after it, as without the damage. (It repaired the
+** header, then opened the segment as the newest and refused the data
+** directory; only a second mount came up. Found in a review.)
+*/
+Test(maint, lost_newest_after_a_compressed_segment_with_a_bad_header)
+{
+	cfg d;
+	char line[64], path[4096], name[64];
+	uint64_t *bases;
+	topic_info info;
+	tu_buf before = {0}, after = {0}, img = {0};
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "kv");
+	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
+	for (int i = 0; i < 300; i++) {
+		int len = sprintf(line, "record %d padding-padding\n", i);
+		tu_append(t, line, (size_t)len, (uint64_t)i);
+	}
+	cr_assert_eq(topic_roll(t), 0);
+	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 60000, NULL), 0);
+	dump_records(t, &before);
+	topic_unref(t);
+	tu_close(s);
+	size_t n = tu_segment_bases("kv", &bases);
+	cr_assert_geq(n, 3);
+	for (int k = 0; k < 2; k++) {
+		tu_seg_name(name, sizeof name, bases[n - 1], k ? "index" : "log");
+		tu_topic_path(path, "kv", name);
+		unlink(path);
+	}
+	tu_seg_name(name, sizeof name, bases[n - 2], "log");
+	tu_topic_path(path, "kv", name);
+	tu_read_file(path, &img);
+	img.p[60] ^= 0x01; /* inside the header, which fails its check */
+	tu_write_file(path, img.p, img.len);
+	tu_buf_free(&img);
+	free(bases);
+
+	s = tu_open(&d);
+	t = tu_get(s, "kv");
+	dump_records(t, &after);
+	tu_assert_bytes("records after the repair", after.p, after.len, before.p, before.len);
+	topic_get_info(t, &info);
+	cr_assert_eq(info.end_offset, 300);
+	tu_append(t, "next\n", 5, 300);
+	topic_unref(t);
+	tu_close(s);
+	tu_buf_free(&before);
+	tu_buf_free(&after);
+}
+
+/*
 ** Segments that a compaction shrank merge at the next pass even when
 ** nothing new came to compact (a topic gone quiet), records unchanged; and
 ** such a pass compacts nothing: records appended since are compacted only
