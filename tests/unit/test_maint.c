@@ -987,6 +987,18 @@ Test(maint, compaction_merges_small_segments)
 	tu_buf_free(&got);
 }
 
+/* Records 0 to n-1 of an empty topic, "record I padding-padding", one
+** batch each. */
+static void append_padded(topic *t, int n)
+{
+	char line[64];
+
+	for (int i = 0; i < n; i++) {
+		int len = sprintf(line, "record %d padding-padding\n", i);
+		tu_append(t, line, (size_t)len, (uint64_t)i);
+	}
+}
+
 /* What topicfs dump prints for the data directory (malloc'd), and *rep. */
 static char *inspect_listing(inspect_report *rep)
 {
@@ -1494,17 +1506,14 @@ Test(maint, segment_that_cannot_be_replaced_is_passed_over)
 Test(maint, retention_leftover_stays_removed_across_a_reopen)
 {
 	cfg d;
-	char line[64], dir[4096], path[4096 + 64], name[64];
+	char dir[4096], path[4096 + 64], name[64];
 	topic_info info;
 	inspect_report rep;
 
 	tu_cfg_plain(&d, 4096);
 	store *s = tu_open(&d);
 	topic *t = tu_create(s, "r");
-	for (int i = 0; i < 300; i++) {
-		int len = sprintf(line, "record %d padding-padding\n", i);
-		tu_append(t, line, (size_t)len, (uint64_t)i);
-	}
+	append_padded(t, 300);
 	cr_assert_eq(topic_roll(t), 0);
 	tu_topic_path(dir, "r", NULL);
 	tu_seg_name(name, sizeof name, 0, "log");
@@ -1645,7 +1654,7 @@ Test(maint, checkpoint_that_cannot_be_stored_is_kept_and_stored_later)
 static void dump_predicts_the_mount(int compressed)
 {
 	cfg d;
-	char line[64], path[4096], name[64];
+	char path[4096], name[64];
 	inspect_report rep;
 	uint64_t *bases;
 
@@ -1654,10 +1663,7 @@ static void dump_predicts_the_mount(int compressed)
 	topic *t = tu_create(s, "kv");
 	if (compressed)
 		cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
-	for (int i = 0; i < 300; i++) {
-		int len = sprintf(line, "record %d padding-padding\n", i);
-		tu_append(t, line, (size_t)len, (uint64_t)i);
-	}
+	append_padded(t, 300);
 	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 60000, NULL), 0);
 	topic_unref(t);
 	tu_close(s);
@@ -1706,16 +1712,13 @@ Test(maint, dump_predicts_a_torn_newest_header)
 static void retention_waits(int segment_bytes)
 {
 	cfg d;
-	char line[64], path[4096], name[64];
+	char path[4096], name[64];
 	tu_buf img = {0};
 
 	tu_cfg_plain(&d, segment_bytes);
 	store *s = tu_open(&d);
 	topic *t = tu_create(s, "r");
-	for (int i = 0; i < 200; i++) {
-		int len = sprintf(line, "record %d padding-padding\n", i);
-		tu_append(t, line, (size_t)len, (uint64_t)i);
-	}
+	append_padded(t, 200);
 	cr_assert_eq(topic_roll(t), 0);
 	topic_unref(t);
 	tu_close(s);
@@ -1845,7 +1848,7 @@ Test(maint, lost_newest_after_a_compacted_tail_and_a_damaged_index_entry)
 Test(maint, lost_newest_after_a_compressed_segment_with_a_bad_header)
 {
 	cfg d;
-	char line[64], path[4096], name[64];
+	char path[4096], name[64];
 	uint64_t *bases;
 	topic_info info;
 	tu_buf before = {0}, after = {0}, img = {0};
@@ -1854,10 +1857,7 @@ Test(maint, lost_newest_after_a_compressed_segment_with_a_bad_header)
 	store *s = tu_open(&d);
 	topic *t = tu_create(s, "kv");
 	cr_assert_eq(topic_config_set(t, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
-	for (int i = 0; i < 300; i++) {
-		int len = sprintf(line, "record %d padding-padding\n", i);
-		tu_append(t, line, (size_t)len, (uint64_t)i);
-	}
+	append_padded(t, 300);
 	cr_assert_eq(topic_roll(t), 0);
 	cr_assert_eq(compact_topic_pass(t, io_now_ms() + 60000, NULL), 0);
 	dump_records(t, &before);
