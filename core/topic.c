@@ -1369,9 +1369,18 @@ again:
 	t->nsegs--;
 	pthread_mutex_unlock(&t->mu);
 	/* Readers holding s keep reading it through their descriptors. */
-	uint64_t end = s->end_offset;
+	uint64_t end = s->end_offset, s_base = s->base_offset;
 	rc = remove_segment_files(t, s->base_offset);
 	seg_unref(s);
+	if (rc == 0) {
+		/* So that no power loss brings the segment back, and with it
+		** the records retention removed (as after a merge). */
+		int r = io_fsync(t->dirfd);
+		if (r < 0)
+			log_warn("topic %s: directory sync after retention removed segment %020" PRIu64
+				 " failed: %s; a power loss may bring it back until the next pass",
+				 t->name, s_base, strerror(-r));
+	}
 	if (rc == 1) {
 		/* Its files stay until a retry removes them: a mount before
 		** that must not open them again (records retention removed,
