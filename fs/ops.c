@@ -32,6 +32,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +79,16 @@ struct tfs {
 	/* Thread-safe on their own (each has its mutex). */
 	tfs_itable *inodes;
 	tfs_files *files;
+
+	/* The last unlink of log or a segment file, which is accepted and
+	** removes nothing (do_unlink); see just_unlinked. */
+	pthread_mutex_t unlinked_mu;
+	struct {
+		fuse_ino_t parent; /* 0: none */
+		pid_t pid;
+		struct timespec at; /* CLOCK_MONOTONIC */
+		char name[32];
+	} unlinked;
 };
 
 /* A snapshot of a directory, taken at opendir, so that readdir offsets
@@ -121,6 +132,7 @@ int tfs_new(const char *datadir, int64_t maintenance_interval_ms,
 	fs->uid = getuid();
 	fs->gid = getgid();
 	clock_gettime(CLOCK_REALTIME, &fs->mount_time);
+	pthread_mutex_init(&fs->unlinked_mu, NULL);
 	*out = fs;
 	return 0;
 
@@ -156,6 +168,7 @@ void tfs_free(struct tfs *fs)
 	/* Files first: they hold references on inodes. */
 	tfs_files_free(fs->files, fs->inodes);
 	tfs_itable_free(fs->inodes);
+	pthread_mutex_destroy(&fs->unlinked_mu);
 	free(fs->datadir);
 	free(fs);
 }
@@ -537,7 +550,51 @@ static void tfs_op_init(void *userdata, struct fuse_conn_info *conn)
 
 /* ---- names ---------------------------------------------------------- */
 
-static int do_lookup(struct tfs *fs, fuse_ino_t parent, const char *name,
+/*
+** Is this lookup the first one of `name` in `parent` by the process that
+** unlinked it, within UNLINKED_WINDOW_MS? Then it is answered ENOENT, once.
+** Unlinking log or a segment file is accepted and removes nothing (for
+** `rm -r`), so a tool that unlinks a file it could not create with O_EXCL
+** and tries again met EEXIST forever: `tar x` into a topic spun so. Told
+** the name is gone, it creates it: create() of log opens the log (the
+** archive's lines are appended, as `cp FILE log` does), of a segment name
+** is EPERM.
+*/
+#define UNLINKED_WINDOW_MS 1000
+
+static void note_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t pid,
+			  const char *name)
+{
+	if (strlen(name) >= sizeof(fs->unlinked.name))
+		return;
+	pthread_mutex_lock(&fs->unlinked_mu);
+	fs->unlinked.parent = parent;
+	fs->unlinked.pid = pid;
+	clock_gettime(CLOCK_MONOTONIC, &fs->unlinked.at);
+	strcpy(fs->unlinked.name, name);
+	pthread_mutex_unlock(&fs->unlinked_mu);
+}
+
+static int just_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t pid,
+			 const char *name)
+{
+	struct timespec now;
+	int hit = 0;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	pthread_mutex_lock(&fs->unlinked_mu);
+	if (fs->unlinked.parent == parent && fs->unlinked.pid == pid &&
+	    strcmp(fs->unlinked.name, name) == 0) {
+		int64_t ms = (int64_t)(now.tv_sec - fs->unlinked.at.tv_sec) * 1000 +
+			     (now.tv_nsec - fs->unlinked.at.tv_nsec) / 1000000;
+		hit = ms < UNLINKED_WINDOW_MS;
+		fs->unlinked.parent = 0; /* once */
+	}
+	pthread_mutex_unlock(&fs->unlinked_mu);
+	return hit;
+}
+
+static int do_lookup(struct tfs *fs, fuse_ino_t parent, pid_t pid, const char *name,
 		     struct fuse_entry_param *e, tfs_inode **out)
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
@@ -559,7 +616,14 @@ static int do_lookup(struct tfs *fs, fuse_ino_t parent, const char *name,
 		topic_unref(t);
 		break;
 	case TFS_TOPIC:
-		if (strcmp(name, "log") == 0) {
+		if ((strcmp(name, "log") == 0 || parse_segment_name(name, &n)) &&
+		    just_unlinked(fs, parent, pid, name)) {
+			tfs_log("lookup '%s' right after its unlink by the same process: "
+				"answered ENOENT, once, so that it may create it again "
+				"(the unlink removed nothing; creating log opens it to append)",
+				path_label(dir, name, label, sizeof(label)));
+			rc = -ENOENT;
+		} else if (strcmp(name, "log") == 0) {
 			rc = do_entry(fs, dir->t, TFS_LOG, 0, 0, e, out);
 		} else if (parse_segment_name(name, &n)) {
 			/* Only current segments: any other 20-digit .log name
@@ -603,7 +667,7 @@ static void tfs_op_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	struct fuse_entry_param e;
 	tfs_inode *in = NULL;
-	int rc = do_lookup(tfs_of(req), parent, name, &e, &in);
+	int rc = do_lookup(tfs_of(req), parent, fuse_req_ctx(req)->pid, name, &e, &in);
 
 	reply_entry_or_err(req, rc, &e, in);
 }
@@ -708,7 +772,9 @@ static int do_refuse_new_name(struct tfs *fs, const char *op,
 static int do_open_inode(struct tfs *fs, tfs_inode *in,
 			 struct fuse_file_info *fi);
 
-/* open(O_CREAT) makes names only in TOPIC/consumers: a new consumer. */
+/* open(O_CREAT) makes names only in TOPIC/consumers: a new consumer. The
+** kernel sends it for TOPIC/log only when its lookup found no log, as
+** do_lookup answers right after an unlink of it: it opens the log. */
 static void tfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 			  mode_t mode, struct fuse_file_info *fi)
 {
@@ -723,13 +789,14 @@ static void tfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	if (dir->kind != TFS_CONSUMERS) {
+	if (dir->kind == TFS_TOPIC && strcmp(name, "log") == 0) {
+		rc = do_entry(fs, dir->t, TFS_LOG, 0, 0, &e, &in);
+	} else if (dir->kind != TFS_CONSUMERS) {
 		tfs_inode_put(fs->inodes, dir);
 		fuse_reply_err(req, -do_refuse_new_name(fs, "create", parent,
 							name));
 		return;
-	}
-	if (store_name_valid(name)) {
+	} else if (store_name_valid(name)) {
 		rc = do_consumer_entry(fs, dir->t, name, &e, &in);
 	} else {
 		char label[TFS_LABEL_MAX];
@@ -784,7 +851,7 @@ static void tfs_op_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent,
 ** with the rmdir that follows. Offset files are never listed, and
 ** unlinking one is refused.
 */
-static int do_unlink(struct tfs *fs, fuse_ino_t parent, const char *name)
+static int do_unlink(struct tfs *fs, fuse_ino_t parent, pid_t pid, const char *name)
 {
 	tfs_inode *dir = tfs_inode_get(fs->inodes, parent);
 	char label[TFS_LABEL_MAX];
@@ -803,6 +870,10 @@ static int do_unlink(struct tfs *fs, fuse_ino_t parent, const char *name)
 			tfs_log("unlink '%s': no such consumer", label);
 	} else if (strcmp(name, "log") == 0 || parse_segment_name(name, &n)) {
 		rc = 0; /* accepted, nothing removed: see above */
+		note_unlinked(fs, parent, pid, name);
+		if (strcmp(name, "log") == 0)
+			tfs_log("unlink '%s': accepted, nothing removed (a topic's records "
+				"go with rmdir of the topic, or retention)", label);
 	} else {
 		tfs_log("unlink '%s': offset files cannot be removed", label);
 		rc = -EPERM;
@@ -813,7 +884,7 @@ static int do_unlink(struct tfs *fs, fuse_ino_t parent, const char *name)
 
 static void tfs_op_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
-	fuse_reply_err(req, -do_unlink(tfs_of(req), parent, name));
+	fuse_reply_err(req, -do_unlink(tfs_of(req), parent, fuse_req_ctx(req)->pid, name));
 }
 
 static int do_rmdir(struct tfs *fs, fuse_ino_t parent, const char *name)
@@ -942,9 +1013,18 @@ static void tfs_op_getattr(fuse_req_t req, fuse_ino_t ino,
 	 FUSE_SET_ATTR_ATIME_NOW | FUSE_SET_ATTR_MTIME_NOW |         \
 	 FUSE_SET_ATTR_CTIME)
 
-static int do_setattr(tfs_inode *in, const struct stat *attr,
+/* Would this setattr change the mode or owner that cur has? */
+static int owner_changes(const struct stat *cur, const struct stat *attr, int to_set)
+{
+	return ((to_set & FUSE_SET_ATTR_MODE) && (attr->st_mode & 07777) != (cur->st_mode & 07777)) ||
+	       ((to_set & FUSE_SET_ATTR_UID) && attr->st_uid != cur->st_uid) ||
+	       ((to_set & FUSE_SET_ATTR_GID) && attr->st_gid != cur->st_gid);
+}
+
+static int do_setattr(struct tfs *fs, tfs_inode *in, const struct stat *attr,
 		      int to_set)
 {
+	struct stat cur;
 	char label[TFS_LABEL_MAX];
 	mode_t mode;
 	uid_t uid;
@@ -952,6 +1032,14 @@ static int do_setattr(tfs_inode *in, const struct stat *attr,
 	int rc;
 
 	tfs_inode_label(in, label, sizeof(label));
+	/* Outside a topic directory, a chmod or chown to the mode and owner
+	** the inode has already (tar x, cp -p) changes nothing: accepted. */
+	if ((to_set & SET_OWNER) && in->kind != TFS_TOPIC) {
+		if ((rc = do_fill_attr(fs, in, &cur)) < 0)
+			return rc;
+		if (!owner_changes(&cur, attr, to_set))
+			to_set &= ~SET_OWNER;
+	}
 	switch (in->kind) {
 	case TFS_ROOT:
 		if ((to_set & SET_CHANGES) == 0)
@@ -1014,7 +1102,7 @@ static void tfs_op_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr,
 		fuse_reply_err(req, ESTALE);
 		return;
 	}
-	rc = do_setattr(in, attr, to_set);
+	rc = do_setattr(fs, in, attr, to_set);
 	if (rc == 0)
 		rc = do_fill_attr(fs, in, &st);
 	if (rc < 0)

@@ -552,6 +552,55 @@ Test(misuse, rm_r_removes_topic)
 	cr_expect_eq(count_root(), 0);
 }
 
+/*
+** Unlinking log is accepted and removes nothing (for rm -r), so a tool that
+** unlinks a file it could not create with O_EXCL and tries again met
+** EEXIST forever: `tar x` of a topic's log into a topic spun (193,885
+** unlink and open pairs a minute). The same process's next lookup of the
+** name is ENOENT once; its create() opens the log, and what it writes is
+** appended. A segment name is refused at that create: tar goes on with an
+** error. A chmod or chown to what log or consumers/ has already is
+** accepted (tar sets both).
+*/
+Test(misuse, tar_x_into_a_topic_appends_and_ends)
+{
+	char *seg;
+
+	make_topic("src", "a\nb\n");
+	make_topic("t", "x\n");
+	H_SH_OK("tar cf $WORK/log.tar -C $MNT src/log");
+	H_SH_OK("cd $MNT/t && timeout 20 tar xf $WORK/log.tar --strip-components=1");
+	assert_content("t/log", "x\na\nb\n", "after tar x of src/log into t");
+
+	/* Only the process that unlinked it is told so, and only once. */
+	H_SH_OK("rm $MNT/t/log && test -e $MNT/t/log && test -e $MNT/t/log");
+	H_SH_OK("printf 'z\\n' >$WORK/z && cp --remove-destination $WORK/z $MNT/t/log");
+	assert_content("t/log", "x\na\nb\nz\n", "after cp --remove-destination");
+
+	/* A segment file of the same name: refused, tar ends. */
+	H_SH_OK("ls $MNT/src | grep -x '[0-9]*\\.log' | head -1 >$WORK/seg");
+	size_t seg_len;
+	seg = h_read_file(h_work("seg"), &seg_len);
+	cr_assert(seg != NULL && strlen(seg) > 4);
+	seg[strcspn(seg, "\n")] = '\0';
+	H_SH_OK("tar cf $WORK/seg.tar -C $MNT src/%s", seg);
+	int st = h_sh("cd $MNT/t && timeout 20 tar xf $WORK/seg.tar --strip-components=1");
+	cr_expect(st != 0 && st != 124, "tar x of a segment file: exit %d (124: it spun)\n%s", st,
+		  h_sh_output());
+	cr_expect(strstr(h_sh_output(), "Cannot open: Operation not permitted") != NULL, "%s",
+		  h_sh_output());
+	assert_content("t/log", "x\na\nb\nz\n", "after the refused segment");
+	free(seg);
+
+	cr_expect(chmod(h_mnt("t/log"), 0644) == 0, "chmod log to its mode: %s", strerror(errno));
+	EXPECT_ERRNO(chmod(h_mnt("t/log"), 0600), EPERM, 0, "chmod log to another mode");
+	cr_expect(chown(h_mnt("t/log"), getuid(), getgid()) == 0, "chown log to its owner: %s",
+		  strerror(errno));
+	cr_expect(chown(h_mnt("t/consumers"), getuid(), getgid()) == 0,
+		  "chown consumers/ to its owner: %s", strerror(errno));
+	H_SH_OK("rm -r $MNT/t && test ! -e $MNT/t");
+}
+
 /* mv renames a topic, data and offsets following; bad targets are refused. */
 Test(misuse, mv_renames_topic)
 {
