@@ -310,7 +310,7 @@ static void pass_over(topic *t, seg *s, const char *why)
 {
 	if (atomic_exchange(&s->passed_over, 1) == 0)
 		log_error("topic %s: segment %020" PRIu64 " %s; compaction and compression pass "
-			  "over it", t->name, s->base_offset, why);
+			  "over it", topic_label(t), s->base_offset, why);
 }
 
 /* A rewrite of v[0..n) failed with rc: whether the pass goes on. A failure
@@ -620,7 +620,7 @@ static int retention_step(topic *t, const cfg *c, int64_t now)
 		pthread_mutex_unlock(&t->mu);
 		if (!(by_time || by_size) || (rc = topic_drop_oldest(t)) < 0)
 			return rc;
-		log_info("topic %s: retention removed segment %020" PRIu64 " (%s)", t->name, base,
+		log_info("topic %s: retention removed segment %020" PRIu64 " (%s)", topic_label(t), base,
 			 by_time ? "its newest record is older than retention.ms"
 				 : "the topic holds retention.bytes without it");
 	}
@@ -750,12 +750,12 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 	}
 	rc = 0;
 	if (merge_only)
-		log_info("topic %s: merged %zu sealed segments into %zu", t->name, n, n - merged);
+		log_info("topic %s: merged %zu sealed segments into %zu", topic_label(t), n, n - merged);
 	else if (!(stop && atomic_load(stop)) &&
 		 (rc = topic_set_clean_offset(t, v[n - 1]->end_offset)) == 0)
 		log_info("topic %s: compacted %zu sealed segments into %zu, %" PRIu64
 			 " records removed",
-			 t->name, n, n - merged, removed);
+			 topic_label(t), n, n - merged, removed);
 out:
 	map_free(&m);
 	segs_release(v, n);

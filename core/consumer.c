@@ -98,7 +98,7 @@ static int load_offset(topic *t, const char *name, uint64_t *offset)
 	}
 	if (rc < 0)
 		log_error("topic %s: consumer %s: its file %s is damaged; starting it over from offset 0",
-			  t->name, name, file);
+			  topic_label(t), name, file);
 	free(buf);
 	return rc;
 }
@@ -188,7 +188,7 @@ int consumer_persist(consumer *c)
 			c->stored = c->offset;
 			if (c->store_failing)
 				log_info("topic %s: consumer %s: its position is stored again",
-					 c->t->name, c->name);
+					 topic_label(c->t), c->name);
 			c->store_failing = 0;
 		} else if (rc == -ENOENT && topic_deleted(c->t)) {
 			rc = 0; /* its topic went, and its file with it: nothing to keep */
@@ -196,7 +196,7 @@ int consumer_persist(consumer *c)
 			/* logged once: the background thread tries at every pass */
 			log_error("topic %s: consumer %s: cannot store its position %" PRIu64
 				  ": %s; it is tried again within flush.ms and at close",
-				  c->t->name, c->name, c->offset, strerror(-rc));
+				  topic_label(c->t), c->name, c->offset, strerror(-rc));
 			c->store_failing = 1;
 		}
 	}
@@ -258,7 +258,7 @@ void consumer_remove_leftovers(topic *t)
 		size_t len = strlen(de->d_name);
 		if (len > 4 && !strcmp(de->d_name + len - 4, ".tmp")) {
 			log_info("topic %s: removing consumers/%s, left by an interrupted position update",
-				 t->name, de->d_name);
+				 topic_label(t), de->d_name);
 			unlinkat(dirfd(d), de->d_name, 0);
 		}
 	}
@@ -338,7 +338,7 @@ int consumer_remove(topic *t, const char *name)
 			io_fsync(fd);
 		close(fd);
 		if (rc < 0 && rc != -ENOENT)
-			log_error("topic %s: consumer %s: cannot remove its file: %s", t->name, name,
+			log_error("topic %s: consumer %s: cannot remove its file: %s", topic_label(t), name,
 				  strerror(-rc));
 	}
 	if (c)
@@ -364,7 +364,7 @@ int consumer_seek(consumer *c, uint64_t offset)
 	if (!c->removed && (rc = store_offset(c->t, c->name, offset)) < 0) {
 		log_error("topic %s: consumer %s: cannot store position %" PRIu64
 			  " (%s); it stays at %" PRIu64,
-			  c->t->name, c->name, offset,
+			  topic_label(c->t), c->name, offset,
 			  rc == -ENOENT && topic_deleted(c->t) ? "the topic was deleted" : strerror(-rc),
 			  c->offset);
 	} else {

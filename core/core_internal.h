@@ -83,8 +83,12 @@ struct topic {
 	pthread_mutex_t seal_mu; /* one topic_finish_seals at a time */
 	pthread_mutex_t fill_mu; /* held by a prefill step that writes outside append_mu */
 	uint64_t mapped_appends;  /* batches copied into room made ahead; under append_mu */
-	/* Protected by mu: */
+	/* Written under name_mu and the store's mu; read under either
+	** (topic_label, for log lines). name_mu is taken last, with any
+	** other lock held or none, and nothing is taken under it. */
+	pthread_mutex_t name_mu;
 	char name[STORE_NAME_MAX + 1];
+	/* Protected by mu: */
 	seg **segs; /* oldest first; the last one is the newest, never sealed */
 	size_t nsegs, segs_cap;
 	cfg own; /* the topic's overrides, as stored in topic.conf */

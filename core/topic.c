@@ -209,6 +209,7 @@ static topic *topic_new(store *st, const char *name)
 	pthread_mutex_init(&t->fill_mu, NULL);
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->seal_mu, NULL);
+	pthread_mutex_init(&t->name_mu, NULL);
 	snprintf(t->name, sizeof t->name, "%s", name);
 	return t;
 }
@@ -235,7 +236,7 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 			return 0;
 		uint64_t prev_end = *n > 1 ? seg_sealed_end_bytepos(t->dirfd, (*bases)[*n - 2], base)
 					   : UINT64_MAX;
-		log_warn("topic %s: segment %020" PRIu64 ": bad header", t->name, base);
+		log_warn("topic %s: segment %020" PRIu64 ": bad header", topic_label(t), base);
 		if (seg_repair_header(t->dirfd, base, prev_end) < 0 ||
 		    !seg_is_compressed(t->dirfd, base))
 			return 0;
@@ -246,7 +247,7 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 		end_offset = base + 1; /* emptied by compaction: its end is lost */
 	log_warn("topic %s: segment %020" PRIu64 " is compressed but has no segment after it; "
 		 "starting one at offset %" PRIu64,
-		 t->name, base, end_offset);
+		 topic_label(t), base, end_offset);
 	if (!(nb = realloc(*bases, (*n + 1) * sizeof *nb)))
 		return -ENOMEM;
 	*bases = nb;
@@ -280,7 +281,7 @@ static int remove_segment_files(topic *t, uint64_t base)
 		return 0;
 	log_error("topic %s: cannot remove the files of segment %020" PRIu64
 		  " (%s); the maintenance thread tries again at each pass",
-		  t->name, base, strerror(-rc));
+		  topic_label(t), base, strerror(-rc));
 	pthread_mutex_lock(&t->mu);
 	uint64_t *v = realloc(t->unremoved, (t->nunremoved + 1) * sizeof *v);
 	if (v) {
@@ -314,7 +315,7 @@ int topic_retry_removals(topic *t)
 	for (size_t i = 0; i < n; i++) {
 		if (seg_remove_files(t->dirfd, v[i]) < 0)
 			continue;
-		log_info("topic %s: removed the files of segment %020" PRIu64 " at last", t->name, v[i]);
+		log_info("topic %s: removed the files of segment %020" PRIu64 " at last", topic_label(t), v[i]);
 		removed++;
 		pthread_mutex_lock(&t->mu);
 		for (size_t k = 0; k < t->nunremoved; k++)
@@ -361,7 +362,7 @@ static int finish_merge(topic *t, seg *s, size_t *first, size_t n)
 		seg *gone = t->segs[*first];
 		log_warn("topic %s: removing segment %020" PRIu64 ", which a compaction merged into "
 			 "segment %020" PRIu64 " before a crash",
-			 t->name, gone->base_offset, base);
+			 topic_label(t), gone->base_offset, base);
 		if ((rc = remove_segment_files(t, gone->base_offset)) < 0)
 			return rc;
 		seg_unref(gone);
@@ -371,7 +372,7 @@ static int finish_merge(topic *t, seg *s, size_t *first, size_t n)
 		seg *newest;
 		log_warn("topic %s: starting an empty segment at offset %" PRIu64
 			 ", after the segments merged into %020" PRIu64,
-			 t->name, end, base);
+			 topic_label(t), end, base);
 		if ((rc = seg_create(t->dirfd, end, end_bytepos, io_now_ms(), &newest)) < 0)
 			return rc;
 		if ((rc = io_datasync(newest->fd)) < 0) {
@@ -421,7 +422,7 @@ static int load_segments(topic *t)
 	for (size_t i = 0; i < n; i++) {
 		if (i + 1 < n && bases[i] < t->removed_below) {
 			log_warn("topic %s: removing segment %020" PRIu64 ", which retention deleted "
-				 "before", t->name, bases[i]);
+				 "before", topic_label(t), bases[i]);
 			if ((rc = remove_segment_files(t, bases[i])) < 0) {
 				free(bases);
 				return rc;
@@ -459,7 +460,7 @@ static int load_segments(topic *t)
 			** of its data, but its name can reach it before: any
 			** fsync on the file system commits the directory.) */
 			log_warn("topic %s: removing segment %020" PRIu64 ", created but never written",
-				 t->name, bases[i]);
+				 topic_label(t), bases[i]);
 			seg_remove_files(t->dirfd, bases[i]);
 			continue;
 		}
@@ -468,7 +469,7 @@ static int load_segments(topic *t)
 			** reaches the disk with the first sync of its data), and a
 			** flipped bit can damage any: rebuild it rather than refuse
 			** the whole data directory. */
-			log_warn("topic %s: segment %020" PRIu64 ": bad header", t->name, bases[i]);
+			log_warn("topic %s: segment %020" PRIu64 ": bad header", topic_label(t), bases[i]);
 			uint64_t prev_end = UINT64_MAX, end_offset, end_bytepos;
 			if (i > 0)
 				prev_end = seg_sealed_end_bytepos(t->dirfd, bases[i - 1], bases[i]);
@@ -485,7 +486,7 @@ static int load_segments(topic *t)
 		if (rc == 1 && (rc = finish_merge(t, s, &first, n)) >= 0)
 			rc = seg_open(t->dirfd, bases[i], t->segs[first], 0, &s);
 		if (rc < 0) {
-			log_error("topic %s: cannot open segment %020" PRIu64 ": %s", t->name, bases[i],
+			log_error("topic %s: cannot open segment %020" PRIu64 ": %s", topic_label(t), bases[i],
 				  strerror(-rc));
 			break;
 		}
@@ -571,6 +572,7 @@ void topic_unref(topic *t)
 	pthread_mutex_destroy(&t->fill_mu);
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->seal_mu);
+	pthread_mutex_destroy(&t->name_mu);
 	free(t);
 }
 
@@ -592,16 +594,24 @@ void topic_mark_deleted(topic *t)
 
 void topic_set_name(topic *t, const char *name)
 {
-	pthread_mutex_lock(&t->mu);
+	pthread_mutex_lock(&t->name_mu);
 	snprintf(t->name, sizeof t->name, "%s", name);
-	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_unlock(&t->name_mu);
 }
 
 void topic_name(topic *t, char *buf)
 {
-	pthread_mutex_lock(&t->mu);
+	pthread_mutex_lock(&t->name_mu);
 	memcpy(buf, t->name, sizeof t->name);
-	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_unlock(&t->name_mu);
+}
+
+const char *topic_label(topic *t)
+{
+	static _Thread_local char buf[STORE_NAME_MAX + 1];
+
+	topic_name(t, buf);
+	return buf;
 }
 
 /* ---- append and roll ---- */
@@ -639,7 +649,7 @@ static int roll_locked(topic *t, int64_t now_ms)
 	}
 	pthread_mutex_unlock(&t->mu);
 	if ((rc = seg_create(t->dirfd, old->end_offset, old->end_bytepos, now_ms, &ns)) < 0) {
-		log_error("topic %s: cannot roll segment %020" PRIu64 ": %s", t->name,
+		log_error("topic %s: cannot roll segment %020" PRIu64 ": %s", topic_label(t),
 			  old->base_offset, strerror(-rc));
 		return rc;
 	}
@@ -830,7 +840,7 @@ int topic_append_limit(topic *t, const struct iovec *iov, int iovcnt, uint64_t *
 		while ((len = next_line_len(&it)) >= 0 && len <= max_msg)
 			step_line(&it, (size_t)len);
 		log_warn("topic %s: refused a %zd-byte line (max.message.bytes is %" PRId64 ")",
-			 t->name, len, max_msg);
+			 topic_label(t), len, max_msg);
 		rc = -EMSGSIZE;
 		goto out;
 	}
@@ -880,11 +890,11 @@ int topic_append_limit(topic *t, const struct iovec *iov, int iovcnt, uint64_t *
 		memcpy(wv + 1, iov, (size_t)iovcnt * sizeof *iov);
 		rc = io_pwritev_all(s->fd, wv, iovcnt + 1, (off_t)s->size);
 		if (rc < 0) {
-			log_error("topic %s: append of %zu records failed: %s", t->name, count,
+			log_error("topic %s: append of %zu records failed: %s", topic_label(t), count,
 				  strerror(-rc));
 			prefill_release_locked(t, s); /* no room made past a failed write */
 			if (ftruncate(s->fd, (off_t)s->size) < 0)
-				log_error("topic %s: cannot cut the failed append: %s", t->name,
+				log_error("topic %s: cannot cut the failed append: %s", topic_label(t),
 					  strerror(errno));
 			goto out;
 		}
@@ -894,7 +904,7 @@ int topic_append_limit(topic *t, const struct iovec *iov, int iovcnt, uint64_t *
 			.location = s->size, .nrec_before = (uint32_t)s->records};
 	int add_index = s->index.n == 0 || s->size - s->last_index_loc >= IDX_INTERVAL;
 	if (add_index && s->idx_fd >= 0 && idx_append(s->idx_fd, s->index.n, &ie) < 0)
-		log_warn("topic %s: cannot write index entry (rebuilt at next open)", t->name);
+		log_warn("topic %s: cannot write index entry (rebuilt at next open)", topic_label(t));
 
 	pthread_mutex_lock(&t->mu);
 	if (add_index && idx_push(&s->index, &ie) == 0)
@@ -960,7 +970,7 @@ int topic_finish_seals(topic *t)
 				pthread_mutex_unlock(&t->mu);
 				log_error("topic %s: cannot seal segment %020" PRIu64
 					  " (%s); appends are refused until remount",
-					  t->name, v[i]->base_offset, strerror(-r));
+					  topic_label(t), v[i]->base_offset, strerror(-r));
 			}
 			seg_unref(v[i]);
 		}
@@ -1016,7 +1026,7 @@ int topic_sync(topic *t)
 		pthread_mutex_lock(&t->mu);
 		t->failed = 1;
 		pthread_mutex_unlock(&t->mu);
-		log_error("topic %s: sync failed (%s); appends are refused until remount", t->name,
+		log_error("topic %s: sync failed (%s); appends are refused until remount", topic_label(t),
 			  strerror(-rc));
 	}
 	seg_unref(s);
@@ -1080,7 +1090,7 @@ static int conf_begin(topic *t, cfg *own, struct meta *m)
 static int conf_commit(topic *t, int rc, const cfg *own, const struct meta *m)
 {
 	if (rc == 0 && (rc = write_conf(t->dirfd, own, m)) < 0)
-		log_error("topic %s: cannot store %s (%s); nothing changes", t->name, CONF_NAME,
+		log_error("topic %s: cannot store %s (%s); nothing changes", topic_label(t), CONF_NAME,
 			  strerror(-rc));
 	if (rc == 0) {
 		pthread_mutex_lock(&t->mu);
@@ -1136,7 +1146,7 @@ static int config_change(topic *t, int k, const char *value, size_t value_len)
 		rc = cfg_set(&own, k, value, value_len);
 	if (rc == -EINVAL) {
 		char shown[96], rule[96];
-		log_warn("topic %s: refused %s='%s': not %s", t->name, cfg_key_name(k),
+		log_warn("topic %s: refused %s='%s': not %s", topic_label(t), cfg_key_name(k),
 			 log_printable(value, value_len, shown, sizeof shown),
 			 cfg_rule(k, rule, sizeof rule));
 	}
@@ -1315,7 +1325,7 @@ int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw)
 	** removes them as leftovers of a merge (finish_merge). */
 	int r = n > 1 ? io_fsync(t->dirfd) : 0;
 	if (r < 0)
-		log_warn("topic %s: directory sync after a merge failed: %s", t->name,
+		log_warn("topic %s: directory sync after a merge failed: %s", topic_label(t),
 			 strerror(-r));
 	return rc;
 }
@@ -1357,7 +1367,7 @@ again:
 			if (rc < 0)
 				log_error("topic %s: cannot sync segment %020" PRIu64
 					  " (%s); appends are refused until remount",
-					  t->name, next->base_offset, strerror(-rc));
+					  topic_label(t), next->base_offset, strerror(-rc));
 		}
 		seg_unref(next);
 		if (rc < 0)
@@ -1379,7 +1389,7 @@ again:
 		if (r < 0)
 			log_warn("topic %s: directory sync after retention removed segment %020" PRIu64
 				 " failed: %s; a power loss may bring it back until the next pass",
-				 t->name, s_base, strerror(-r));
+				 topic_label(t), s_base, strerror(-r));
 	}
 	if (rc == 1) {
 		/* Its files stay until a retry removes them: a mount before
@@ -1419,9 +1429,9 @@ static int save_meta(topic *t)
 		log_error("topic %s: cannot store %s (%s); the maintenance thread tries again at "
 			  "each pass (a mount before that compacts again, and would open again the "
 			  "files of segments retention removed)",
-			  t->name, CONF_NAME, strerror(-rc));
+			  topic_label(t), CONF_NAME, strerror(-rc));
 	else if (rc == 0 && was)
-		log_info("topic %s: stored %s again", t->name, CONF_NAME);
+		log_info("topic %s: stored %s again", topic_label(t), CONF_NAME);
 	return rc;
 }
 

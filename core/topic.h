@@ -78,6 +78,10 @@ void topic_get_info(topic *t, topic_info *out);
 ** buf of at least STORE_NAME_MAX + 1 bytes. */
 void topic_name(topic *t, char *buf);
 
+/* The same, for a log line: a copy that stays valid until this thread's
+** next call (a rename may change the name meanwhile). */
+const char *topic_label(topic *t);
+
 /* Change the kept mode, uid or gid; pass -1 ((uid_t)-1 ...) to keep one. */
 int topic_set_owner(topic *t, mode_t mode, uid_t uid, gid_t gid);
 
