@@ -99,6 +99,8 @@ struct topic {
 	int64_t created_ms;
 	int64_t last_ts_ms; /* newest batch's time; batch times never go back */
 	int deleted;
+	int open_files;	 /* topic_file_opened minus topic_file_closed */
+	int dead_listed; /* deleted, on the store's list of topics to release */
 	int failed; /* a sync failed: appends refuse with -EIO (see topic_sync) */
 	uint64_t clean_offset; /* compaction has seen every record below this */
 	uint64_t removed_below; /* segment files that start below this are leftovers */
@@ -120,6 +122,13 @@ struct topic {
 int topic_create_dir(int parent_dirfd, const char *dirname, mode_t mode, uid_t uid, gid_t gid);
 int topic_load(store *st, int topics_dirfd, const char *name, topic **out);
 void topic_mark_deleted(topic *t);
+/* A deleted topic whose last open file closed: the background thread lets
+** go of its segments (store_release_dead, topic_release_files). */
+void store_add_dead(store *s, topic *t);
+void topic_release_files(topic *t);
+/* A segment with no files and no records, ending where a log ended: the
+** one segment of a deleted topic after topic_release_files. */
+int seg_new_empty(uint64_t offset, uint64_t bytepos, seg **out);
 void topic_set_name(topic *t, const char *name);
 /* Cut the newest segment back to its batches: no room ahead (prefill.c). */
 void topic_release_room(topic *t);

@@ -43,6 +43,7 @@ static int pass(store *s, int64_t now_ms, const atomic_int *stop, int64_t *min_f
 	int rc = store_topic_names(s, &names, &n);
 
 	*min_flush_ms = store_defaults(s)->flush_ms;
+	store_release_dead(s);
 	if (rc < 0)
 		return rc;
 	for (size_t i = 0; i < n && !(stop && atomic_load(stop)); i++) {

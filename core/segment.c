@@ -164,6 +164,19 @@ static seg *seg_new(uint64_t base_offset)
 	return s;
 }
 
+int seg_new_empty(uint64_t offset, uint64_t bytepos, seg **out)
+{
+	seg *s = seg_new(offset);
+
+	if (!s)
+		return -ENOMEM;
+	s->base_bytepos = s->end_bytepos = bytepos;
+	s->end_offset = offset;
+	atomic_store(&s->no_room, 1);
+	*out = s;
+	return 0;
+}
+
 void seg_ref(seg *s)
 {
 	atomic_fetch_add(&s->refs, 1);

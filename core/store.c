@@ -44,6 +44,8 @@ struct store {
 	size_t n, cap;
 	unsigned long seq; /* names in tmp/ and trash/; protected by mu */
 	prefill *prefill;  /* room ahead of bulk writers (prefill.c) */
+	topic **dead;	   /* deleted topics to release (store_release_dead); under mu */
+	size_t ndead, dead_cap;
 };
 
 const cfg *store_defaults(const store *s)
@@ -275,6 +277,9 @@ int store_close(store *s)
 	for (size_t i = 0; i < s->n; i++)
 		topic_unref(s->topics[i]);
 	free(s->topics);
+	for (size_t i = 0; i < s->ndead; i++)
+		topic_unref(s->dead[i]);
+	free(s->dead);
 	if (s->topics_fd >= 0)
 		close(s->topics_fd);
 	if (s->tmp_fd >= 0)
@@ -388,6 +393,45 @@ int store_topic_delete(store *s, const char *name)
 			  name, strerror(-rc), trashname);
 	topic_unref(t);
 	return 0;
+}
+
+void store_add_dead(store *s, topic *t)
+{
+	pthread_mutex_lock(&s->mu);
+	if (s->ndead == s->dead_cap) {
+		size_t cap = s->dead_cap ? 2 * s->dead_cap : 8;
+		topic **v = realloc(s->dead, cap * sizeof *v);
+		if (!v) {
+			pthread_mutex_unlock(&s->mu);
+			/* Let go of at the kernel's FORGET, as before. */
+			log_warn("topic %s: deleted; out of memory to list it, so its files stay "
+				 "open until the kernel forgets them", topic_label(t));
+			return;
+		}
+		s->dead = v;
+		s->dead_cap = cap;
+	}
+	topic_ref(t);
+	s->dead[s->ndead++] = t;
+	pthread_mutex_unlock(&s->mu);
+}
+
+void store_release_dead(store *s)
+{
+	topic **v;
+	size_t n;
+
+	pthread_mutex_lock(&s->mu);
+	v = s->dead;
+	n = s->ndead;
+	s->dead = NULL;
+	s->ndead = s->dead_cap = 0;
+	pthread_mutex_unlock(&s->mu);
+	for (size_t i = 0; i < n; i++) {
+		topic_release_files(v[i]);
+		topic_unref(v[i]);
+	}
+	free(v);
 }
 
 int store_topic_rename(store *s, const char *from, const char *to)

@@ -78,4 +78,8 @@ void store_names_free(char **names, size_t n);
 /* Sync every topic (see topic_sync). Returns the first error. */
 int store_sync(store *s);
 
+/* Let go of the segments of deleted topics whose last open file has
+** closed (topic_file_closed); the background thread calls it each pass. */
+void store_release_dead(store *s);
+
 #endif

@@ -576,6 +576,74 @@ void topic_unref(topic *t)
 	free(t);
 }
 
+void topic_file_opened(topic *t)
+{
+	pthread_mutex_lock(&t->mu);
+	t->open_files++;
+	pthread_mutex_unlock(&t->mu);
+}
+
+void topic_file_closed(topic *t)
+{
+	int hand_over;
+
+	pthread_mutex_lock(&t->mu);
+	hand_over = --t->open_files == 0 && t->deleted && !t->dead_listed;
+	if (hand_over)
+		t->dead_listed = 1;
+	pthread_mutex_unlock(&t->mu);
+	if (hand_over)
+		store_add_dead(t->st, t);
+}
+
+/* Called by the background thread only, so no compaction or retention of
+** its own runs meanwhile; open files would still read the segments, so it
+** waits for them (their last close hands the topic over again). */
+void topic_release_files(topic *t)
+{
+	seg **old, *empty;
+	size_t n;
+
+	pthread_mutex_lock(&t->append_mu);
+	pthread_mutex_lock(&t->mu);
+	t->dead_listed = 0;
+	const seg *last = t->segs[t->nsegs - 1];
+	if (t->open_files > 0 || (t->nsegs == 1 && last->fd < 0) ||
+	    seg_new_empty(last->end_offset, last->end_bytepos, &empty) < 0) {
+		pthread_mutex_unlock(&t->mu);
+		pthread_mutex_unlock(&t->append_mu);
+		return;
+	}
+	old = t->segs;
+	n = t->nsegs;
+	t->segs = malloc(sizeof *t->segs);
+	if (!t->segs) {
+		t->segs = old;
+		pthread_mutex_unlock(&t->mu);
+		pthread_mutex_unlock(&t->append_mu);
+		seg_unref(empty);
+		return;
+	}
+	t->segs[0] = empty;
+	t->nsegs = t->segs_cap = 1;
+	/* The removed directory goes too. Its descriptor cannot be closed:
+	** lookups and listings of consumers/ read t->dirfd without a lock,
+	** and a new file could take its number. /dev/null takes its place,
+	** so they fail (ENOTDIR) and the number stays the topic's. */
+	int nul = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (nul >= 0) {
+		dup3(nul, t->dirfd, O_CLOEXEC);
+		close(nul);
+	}
+	pthread_mutex_unlock(&t->mu);
+	pthread_mutex_unlock(&t->append_mu);
+	for (size_t i = 0; i < n; i++)
+		seg_unref(old[i]);
+	free(old);
+	log_info("topic %s: deleted, its last open file closed: let go of its %zu segments",
+		 topic_label(t), n);
+}
+
 void topic_mark_deleted(topic *t)
 {
 	seg *s;

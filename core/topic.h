@@ -78,6 +78,17 @@ void topic_get_info(topic *t, topic_info *out);
 ** buf of at least STORE_NAME_MAX + 1 bytes. */
 void topic_name(topic *t, char *buf);
 
+/*
+** A file of the topic was opened, or closed. The kernel may keep the
+** inodes of a deleted topic's files (each holds a reference on the topic)
+** long after their last close, so when the last open file of a deleted
+** topic closes, its segments, their descriptors and disk space are let go
+** of at the next maintenance pass (the topic keeps an empty segment at the
+** log's end: its files read as empty).
+*/
+void topic_file_opened(topic *t);
+void topic_file_closed(topic *t);
+
 /* The same, for a log line: a copy that stays valid until this thread's
 ** next call (a rename may change the name meanwhile). */
 const char *topic_label(topic *t);

@@ -169,6 +169,7 @@ int tfs_file_open(tfs_files *fs, tfs_itable *tb, tfs_inode *in, int flags,
 	tfs_inode_hold(tb, in);
 	f->in = in;
 	f->max_write = atomic_load(&fs->max_write);
+	topic_file_opened(in->t);
 
 	pthread_mutex_lock(&fs->mutex);
 	f->next = fs->head;
@@ -706,6 +707,7 @@ void tfs_file_close(tfs_files *fs, tfs_itable *tb, tfs_file *f)
 		consumer_close(f->con);
 	pthread_mutex_unlock(&f->lock);
 
+	topic_file_closed(f->in->t); /* after the cursor let go of its segments */
 	tfs_inode_put(tb, f->in);
 	free(f->pending);
 	pthread_mutex_destroy(&f->lock);
