@@ -47,8 +47,20 @@ struct consumer {
 	size_t partial_total;	/* that record's length + 1 */
 };
 
+static int topic_deleted(topic *t)
+{
+	pthread_mutex_lock(&t->mu);
+	int deleted = t->deleted;
+	pthread_mutex_unlock(&t->mu);
+	return deleted;
+}
+
+/* The topic's consumers/ directory. A deleted topic has none: its
+** directory is gone, and after topic_release_files so is its descriptor. */
 static int open_dir(topic *t, int create)
 {
+	if (topic_deleted(t))
+		return -ENOENT;
 	int fd = openat(t->dirfd, DIR_NAME, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0 && errno == ENOENT && create) {
 		if (mkdirat(t->dirfd, DIR_NAME, 0755) < 0 && errno != EEXIST)
@@ -169,14 +181,6 @@ fail:
 	return rc;
 }
 
-static int topic_deleted(topic *t)
-{
-	pthread_mutex_lock(&t->mu);
-	int deleted = t->deleted;
-	pthread_mutex_unlock(&t->mu);
-	return deleted;
-}
-
 int consumer_persist(consumer *c)
 {
 	int rc = 0;
@@ -272,13 +276,16 @@ static int cmp_str(const void *a, const void *b)
 
 int consumer_names(topic *t, char ***names, size_t *n)
 {
-	DIR *d = io_opendir_at(t->dirfd, DIR_NAME);
+	DIR *d;
 	struct dirent *de;
 	char **v = NULL;
 	size_t cnt = 0, cap = 0;
 
 	*names = NULL;
 	*n = 0;
+	if (topic_deleted(t))
+		return 0; /* as open_dir */
+	d = io_opendir_at(t->dirfd, DIR_NAME);
 	if (!d)
 		return errno == ENOENT ? 0 : -errno;
 	while ((de = readdir(d)) != NULL) {

@@ -1055,6 +1055,12 @@ int topic_sync(topic *t)
 	int rc;
 
 	pthread_mutex_lock(&t->mu);
+	if (t->deleted) {
+		/* Its files are gone (and after topic_release_files, their
+		** descriptors too): nothing is left to make durable. */
+		pthread_mutex_unlock(&t->mu);
+		return 0;
+	}
 	if (t->failed) {
 		pthread_mutex_unlock(&t->mu);
 		return -EIO;

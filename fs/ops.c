@@ -562,11 +562,31 @@ static void tfs_op_init(void *userdata, struct fuse_conn_info *conn)
 */
 #define UNLINKED_WINDOW_MS 1000
 
-static void note_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t pid,
+/* The process of a thread: a request names the thread that made it
+** (fuse_req_ctx()->pid), and a tool may unlink in one thread and create in
+** another. The thread itself when /proc cannot tell. */
+static pid_t process_of(pid_t tid)
+{
+	char path[64], line[128];
+	pid_t tgid = tid;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", (int)tid);
+	if ((f = fopen(path, "re")) == NULL)
+		return tid;
+	while (fgets(line, sizeof(line), f) != NULL)
+		if (sscanf(line, "Tgid: %d", &tgid) == 1)
+			break;
+	fclose(f);
+	return tgid;
+}
+
+static void note_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t tid,
 			  const char *name)
 {
 	if (strlen(name) >= sizeof(fs->unlinked.name))
 		return;
+	pid_t pid = process_of(tid);
 	pthread_mutex_lock(&fs->unlinked_mu);
 	fs->unlinked.parent = parent;
 	fs->unlinked.pid = pid;
@@ -575,12 +595,18 @@ static void note_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t pid,
 	pthread_mutex_unlock(&fs->unlinked_mu);
 }
 
-static int just_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t pid,
+static int just_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t tid,
 			 const char *name)
 {
 	struct timespec now;
 	int hit = 0;
 
+	pthread_mutex_lock(&fs->unlinked_mu);
+	int candidate = fs->unlinked.parent == parent && strcmp(fs->unlinked.name, name) == 0;
+	pthread_mutex_unlock(&fs->unlinked_mu);
+	if (!candidate)
+		return 0;
+	pid_t pid = process_of(tid);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&fs->unlinked_mu);
 	if (fs->unlinked.parent == parent && fs->unlinked.pid == pid &&
@@ -772,6 +798,37 @@ static int do_refuse_new_name(struct tfs *fs, const char *op,
 static int do_open_inode(struct tfs *fs, tfs_inode *in,
 			 struct fuse_file_info *fi);
 
+/*
+** May the caller open log with these flags? The kernel checks the mode
+** bits at an open (default_permissions, which allow_other turns on), but
+** not at a create(): it takes the file as one the caller just made. So a
+** create() of log (after an unlink of it, do_lookup) checks them here, as
+** the kernel would have: by owner, group (with the supplementary groups),
+** or others; root may do anything.
+*/
+static int may_open_log(fuse_req_t req, const struct stat *st, int flags)
+{
+	const struct fuse_ctx *ctx = fuse_req_ctx(req);
+	int acc = flags & O_ACCMODE;
+	mode_t want = (acc != O_WRONLY ? 4 : 0) | (acc != O_RDONLY ? 2 : 0);
+	mode_t bits;
+
+	if (ctx->uid == 0)
+		return 0;
+	if (ctx->uid == st->st_uid) {
+		bits = (st->st_mode >> 6) & 7;
+	} else {
+		int in_group = ctx->gid == st->st_gid;
+		gid_t groups[64];
+		int n = in_group ? 0 : fuse_req_getgroups(req, 64, groups);
+
+		for (int i = 0; i < n && i < 64; i++)
+			in_group |= groups[i] == st->st_gid;
+		bits = in_group ? (st->st_mode >> 3) & 7 : st->st_mode & 7;
+	}
+	return (bits & want) == want ? 0 : -EACCES;
+}
+
 /* open(O_CREAT) makes names only in TOPIC/consumers: a new consumer. The
 ** kernel sends it for TOPIC/log only when its lookup found no log, as
 ** do_lookup answers right after an unlink of it: it opens the log. */
@@ -791,6 +848,13 @@ static void tfs_op_create(fuse_req_t req, fuse_ino_t parent, const char *name,
 	}
 	if (dir->kind == TFS_TOPIC && strcmp(name, "log") == 0) {
 		rc = do_entry(fs, dir->t, TFS_LOG, 0, 0, &e, &in);
+		if (rc == 0 && (rc = may_open_log(req, &e.attr, fi->flags)) < 0) {
+			char label[TFS_LABEL_MAX];
+
+			tfs_log("create '%s': its mode does not let this user open it so",
+				path_label(dir, name, label, sizeof(label)));
+			tfs_inode_forget(fs->inodes, in->ino, 1);
+		}
 	} else if (dir->kind != TFS_CONSUMERS) {
 		tfs_inode_put(fs->inodes, dir);
 		fuse_reply_err(req, -do_refuse_new_name(fs, "create", parent,

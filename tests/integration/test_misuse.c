@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -562,6 +563,13 @@ Test(misuse, rm_r_removes_topic)
 ** error. A chmod or chown to what log or consumers/ has already is
 ** accepted (tar sets both).
 */
+static void *unlink_log_of_t(void *arg)
+{
+	(void)arg;
+	cr_expect(unlink(h_mnt("t/log")) == 0, "unlink t/log: %s", strerror(errno));
+	return NULL;
+}
+
 Test(misuse, tar_x_into_a_topic_appends_and_ends)
 {
 	char *seg;
@@ -591,6 +599,16 @@ Test(misuse, tar_x_into_a_topic_appends_and_ends)
 		  h_sh_output());
 	assert_content("t/log", "x\na\nb\nz\n", "after the refused segment");
 	free(seg);
+
+	/* One thread unlinks, another creates: the same process. */
+	pthread_t th;
+	cr_assert(pthread_create(&th, NULL, unlink_log_of_t, NULL) == 0);
+	pthread_join(th, NULL);
+	int fd = open(h_mnt("t/log"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	cr_assert(fd >= 0, "create of t/log after another thread unlinked it: %s", strerror(errno));
+	cr_expect_eq(write(fd, "w\n", 2), 2);
+	close(fd);
+	assert_content("t/log", "x\na\nb\nz\nw\n", "after a create by another thread");
 
 	cr_expect(chmod(h_mnt("t/log"), 0644) == 0, "chmod log to its mode: %s", strerror(errno));
 	EXPECT_ERRNO(chmod(h_mnt("t/log"), 0600), EPERM, 0, "chmod log to another mode");

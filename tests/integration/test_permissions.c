@@ -39,11 +39,14 @@ TestSuite(permissions, .init = perm_setup, .fini = h_teardown, .timeout = 60);
 /* ---- Acting as nobody ----------------------------------------------------- */
 
 enum op { OP_READ, OP_APPEND, OP_SETXATTR, OP_GETXATTR, OP_LIST, OP_RMDIR, OP_RENAME,
-	  OP_CHMOD, OP_MKDIR, OP_OPEN_OFFSET, OP_REMOVEXATTR };
+	  OP_CHMOD, OP_MKDIR, OP_OPEN_OFFSET, OP_REMOVEXATTR, OP_RECREATE_READ,
+	  OP_RECREATE_WRITE };
 
 static const char *const op_names[] = { "read log", "append to log", "setxattr", "getxattr",
 					"list", "rmdir", "rename", "chmod", "mkdir",
-					"read an offset file", "removexattr" };
+					"read an offset file", "removexattr",
+					"unlink log, create it and read",
+					"unlink log, create it and write" };
 
 /* Do OP on topic TOPIC as nobody:nogroup; returns 0 or the errno. */
 static int as_nobody(enum op op, const char *topic)
@@ -97,6 +100,20 @@ static int as_nobody(enum op op, const char *topic)
 		case OP_OPEN_OFFSET:
 			fd = open(h_mnt("%s/0", topic), O_RDONLY);
 			rc = fd < 0 || read(fd, buf, sizeof buf) < 0;
+			break;
+		case OP_RECREATE_READ: /* as tar x would, but to read */
+			rc = unlink(h_mnt("%s/log", topic));
+			if (rc == 0) {
+				fd = open(h_mnt("%s/log", topic), O_RDONLY | O_CREAT, 0644);
+				rc = fd < 0 || read(fd, buf, sizeof buf) < 0;
+			}
+			break;
+		case OP_RECREATE_WRITE: /* as tar x does */
+			rc = unlink(h_mnt("%s/log", topic));
+			if (rc == 0) {
+				fd = open(h_mnt("%s/log", topic), O_WRONLY | O_CREAT | O_EXCL, 0644);
+				rc = fd < 0 || write(fd, "recreated\n", 10) != 10 || close(fd) != 0;
+			}
 			break;
 		}
 		_exit(rc ? (errno ? errno : 254) : 0);
@@ -202,6 +219,30 @@ Test(permissions, open_topic_lets_nobody_append)
 	cr_expect_str_eq(log, "from root\nfrom nobody\nvia echo\n", "pub/log after nobody's appends");
 	free(log);
 	cr_expect_eq(as_nobody(OP_CHMOD, "pub"), EPERM, "nobody chmod-ed root's topic");
+}
+
+/*
+** A topic others may append to but not read (0733: log is -rw--w--w-).
+** Unlinking log is accepted and the same process's next lookup of it is
+** ENOENT (misuse/tar_x_into_a_topic_appends_and_ends), so its open goes
+** to create(), where the kernel checks no mode bits: nobody read the log
+** that way. create() checks them now.
+*/
+Test(permissions, unlink_and_create_of_log_keeps_its_mode)
+{
+	char *log;
+
+	cr_assert(mkdir(h_mnt("wo"), 0733) == 0, "mkdir wo: %s", strerror(errno));
+	cr_assert(chmod(h_mnt("wo"), 0733) == 0); /* whatever the umask */
+	r_append("wo", "secret\n");
+	cr_expect_eq(as_nobody(OP_READ, "wo"), EACCES, "nobody read a 0733 topic's log");
+	cr_expect_eq(as_nobody(OP_RECREATE_READ, "wo"), EACCES,
+		     "nobody read a 0733 topic's log after unlinking it");
+	cr_expect_eq(as_nobody(OP_RECREATE_WRITE, "wo"), 0,
+		     "nobody could not append to a 0733 topic's log as tar x does");
+	log = content("wo/log");
+	cr_expect_str_eq(log, "secret\nrecreated\n", "wo/log");
+	free(log);
 }
 
 /* A topic that nobody owns: nobody can do everything to it that its owner

@@ -8,6 +8,7 @@
 */
 #include "harness.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdlib.h>
@@ -489,6 +490,10 @@ Test(produce, deleted_topic_lets_go_of_its_files_at_the_last_close)
 		cr_assert(fds[i] >= 0, "open %d: %s", i, strerror(errno));
 	tail_argv[2] = (char *)h_mnt("t/log");
 	tail = h_spawn(tail_argv, NULL, NULL);
+	/* A process whose working directory is in the topic keeps reaching it. */
+	int tdir = open(h_mnt("t"), O_RDONLY | O_DIRECTORY);
+	int cdir = open(h_mnt("t/consumers"), O_RDONLY | O_DIRECTORY);
+	cr_assert(tdir >= 0 && cdir >= 0, "open t, t/consumers: %s", strerror(errno));
 	h_sleep_ms(200);
 	cr_assert(rmdir(h_mnt("t")) == 0, "rmdir t: %s", strerror(errno));
 	char buf[100];
@@ -498,6 +503,28 @@ Test(produce, deleted_topic_lets_go_of_its_files_at_the_last_close)
 		close(fds[i]);
 	h_stop(tail);
 	expect_none_held("the last close of deleted topic t's files (rmdir)");
+	/* After the release: a file opened again there syncs (it failed with
+	** EBADF, and stopped the topic's appends), and consumers/ is an empty
+	** directory (it was ENOTDIR). */
+	int fd = openat(tdir, "log", O_WRONLY);
+	if (fd >= 0) {
+		cr_expect_eq(fsync(fd), 0, "fsync of a deleted topic's log: %s", strerror(errno));
+		close(fd);
+	}
+	errno = 0;
+	cr_expect(openat(cdir, "c1", O_RDONLY) < 0 && errno == ENOENT,
+		  "open of a consumer of a deleted topic: %s (want ENOENT)", strerror(errno));
+	DIR *d = fdopendir(cdir);
+	cr_assert(d != NULL);
+	errno = 0;
+	while (readdir(d) != NULL)
+		;
+	cr_expect_eq(errno, 0, "listing consumers/ of a deleted topic: %s", strerror(errno));
+	closedir(d);
+	close(tdir);
+	char *dlog = h_daemon_log();
+	cr_expect(dlog == NULL || strstr(dlog, "sync failed") == NULL, "daemon log:\n%s", dlog);
+	free(dlog);
 
 	make_topic("u");
 	H_SH_OK("cat $WORK/want >> $MNT/u/log");
