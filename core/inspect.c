@@ -86,6 +86,10 @@ struct segx {
 	int removed;		 /* retention removed it; its files could not go */
 	int index_used;		 /* the mount would use its sealed index as it is */
 	int headerless; /* its header is bad: walked with a made-up one */
+	/* Sealed, plain, and its index still in its growing form (or empty):
+	** a crash came before the roll's seal, and the mount cuts a tail the
+	** walk cannot pass as torn (segment.c, seg_open), as at the newest. */
+	int unsynced;
 	/* What the walk found: */
 	int walked;
 	int damaged;
@@ -420,7 +424,7 @@ static void idx_meet(struct idxcheck *c, const idx_entry *e)
 ** next: the successor's header (NULL for the newest segment, or when the
 ** successor's header is bad: then a sealed index is not checked).
 */
-static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg *next,
+static void idx_begin(struct ins *in, int tdir, struct segx *x, const seg *next,
 		      struct idxcheck *c)
 {
 	char name[32];
@@ -433,6 +437,8 @@ static void idx_begin(struct ins *in, int tdir, const struct segx *x, const seg 
 		return; /* rebuilt at mount along with the header */
 	seg_index_name(x->base, name);
 	rc = idx_load(tdir, name, x->base, &c->x, &sealed, &sum);
+	x->unsynced = !x->newest && x->s && !x->s->compressed &&
+		      ((rc == 0 && !sealed) || rc == -ENODATA);
 	if (rc == -ENOENT) {
 		finding(in, 0, x->name, -1, "its index %s is missing; the next mount rebuilds it", name);
 		return;
@@ -647,12 +653,13 @@ static void report_gap(struct ins *in, struct segx *x, uint64_t from, uint64_t t
 			"%" PRIu64 " bytes hold no valid batch (%s), where offset %" PRIu64
 			" or later was due; the walk goes on at byte %" PRIu64,
 			to - from, why, want_offset, to);
-	} else if (x->newest && !x->s->compressed && seg_zeros_to_end(x->s->fd, from, end)) {
+	} else if ((x->newest || x->unsynced) && !x->s->compressed &&
+		   seg_zeros_to_end(x->s->fd, from, end)) {
 		finding(in, 0, x->name, (int64_t)from,
 			"%" PRIu64 " zero bytes after the batches (room made ahead of a bulk "
 			"writer, left by a crash or a running daemon); the next mount cuts them",
 			end - from);
-	} else if (x->newest && !x->s->compressed) {
+	} else if ((x->newest || x->unsynced) && !x->s->compressed) {
 		finding(in, 0, x->name, (int64_t)from,
 			"torn tail of %" PRIu64 " bytes (%s), where offset %" PRIu64
 			" or later was due; the next mount cuts it",
@@ -707,6 +714,7 @@ static void walk_segment(struct ins *in, struct segx *x, struct idxcheck *c)
 	x->end_bytepos = s->base_bytepos;
 	x->valid_end = SEG_HEADER_SIZE;
 	seg_iter_init(&it, s, SEG_HEADER_SIZE, s->size);
+	it.quiet = 1; /* the findings say what the walk meets, in dump's words */
 	for (;;) {
 		uint64_t loc, next;
 		rc = seg_iter_next(&it, &p, &b, &at);
@@ -1019,8 +1027,11 @@ static void inspect_topic(struct ins *in, int topics_fd, const char *name)
 			start = first;
 		records += nrec;
 		/* As the mount counts it: room made ahead of a bulk writer
-		** (zeros after the newest segment's batches) is not stored. */
-		stored += x->newest && !x->s->compressed && x->walked ? x->valid_end : x->s->size;
+		** (zeros after the newest segment's batches, or after a rolled
+		** one's that a crash kept from its seal) is not stored. */
+		stored += (x->newest || x->unsynced) && !x->s->compressed && x->walked
+				  ? x->valid_end
+				  : x->s->size;
 		end = x->end_offset;
 	}
 	if (end < merged_end)

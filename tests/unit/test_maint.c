@@ -1649,10 +1649,17 @@ Test(maint, checkpoint_that_cannot_be_stored_is_kept_and_stored_later)
 ** A compressed newest segment (the one after it lost: the mount starts an
 ** empty one) and a torn newest header (the mount rebuilds it from the
 ** segment before): dump missed the first and called the second DAMAGE
-** too (a differential run of dump against the mount found both).
+** too (a differential run of dump against the mount found both). And a
+** rolled segment that a SIGKILL kept from its seal, with the room made
+** ahead of a bulk writer still after its batches and its index empty
+** (never synced): the mount cuts the zeros as a torn tail; dump called
+** them DAMAGE (found by a SIGKILL torture run).
 */
-static void dump_predicts_the_mount(int compressed)
+enum { TORN_NEWEST_HEADER, COMPRESSED_NEWEST, ROLLED_ROOM };
+
+static void dump_predicts_the_mount(int what)
 {
+	int compressed = what == COMPRESSED_NEWEST;
 	cfg d;
 	char path[4096], name[64];
 	inspect_report rep;
@@ -1676,14 +1683,26 @@ static void dump_predicts_the_mount(int compressed)
 		tu_seg_name(name, sizeof name, bases[n - 1], "index");
 		tu_topic_path(path, "kv", name);
 		unlink(path);
-	} else {
+	} else if (what == TORN_NEWEST_HEADER) {
 		tu_truncate(path, 46);
+	} else {
+		tu_seg_name(name, sizeof name, bases[n - 2], "log");
+		tu_topic_path(path, "kv", name);
+		tu_buf img = {0};
+		tu_read_file(path, &img);
+		for (int i = 0; i < 8192; i++)
+			tu_buf_addc(&img, 0);
+		tu_write_file(path, img.p, img.len);
+		tu_buf_free(&img);
+		tu_seg_name(name, sizeof name, bases[n - 2], "index");
+		tu_topic_path(path, "kv", name);
+		tu_truncate(path, 10);
 	}
 	free(bases);
 
 	char *listing = inspect_listing(&rep);
 	cr_assert_eq(rep.damage, 0, "%s", listing);
-	cr_assert_eq(rep.notes, 1, "%s", listing);
+	cr_assert_eq(rep.notes, what == ROLLED_ROOM ? 2 : 1, "%s", listing);
 	s = tu_open(&d);
 	t = tu_get(s, "kv");
 	assert_listing_figures(listing, t);
@@ -1694,12 +1713,17 @@ static void dump_predicts_the_mount(int compressed)
 
 Test(maint, dump_predicts_a_compressed_newest_segment)
 {
-	dump_predicts_the_mount(1);
+	dump_predicts_the_mount(COMPRESSED_NEWEST);
 }
 
 Test(maint, dump_predicts_a_torn_newest_header)
 {
-	dump_predicts_the_mount(0);
+	dump_predicts_the_mount(TORN_NEWEST_HEADER);
+}
+
+Test(maint, dump_predicts_the_cut_of_room_after_a_rolled_segment)
+{
+	dump_predicts_the_mount(ROLLED_ROOM);
 }
 
 /*
