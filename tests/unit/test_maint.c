@@ -1081,16 +1081,8 @@ static void interrupted_merge(int lose_indexes, int lose_newest)
 	}
 	cr_assert_gt(restored, 2 * (nsegs - merged) - 1, "only %zu files put back", restored);
 	cr_assert_eq(tu_segment_bases("kv", &bases), nsegs);
-	if (lose_newest) {
-		char name[64];
-		tu_seg_name(name, sizeof name, bases[nsegs - 1], "log");
-		tu_topic_path(path, "kv", name);
-		cr_assert_eq(unlink(path), 0);
-		tu_seg_name(name, sizeof name, bases[nsegs - 1], "index");
-		tu_topic_path(path, "kv", name);
-		unlink(path);
-		nsegs--;
-	}
+	if (lose_newest)
+		tu_remove_segment("kv", bases[--nsegs]);
 	if (lose_indexes) {
 		for (size_t i = 0; i < nsegs; i++) {
 			char name[64];
@@ -1679,10 +1671,7 @@ static void dump_predicts_the_mount(int what)
 	tu_seg_name(name, sizeof name, bases[n - 1], "log");
 	tu_topic_path(path, "kv", name);
 	if (compressed) {
-		cr_assert_eq(unlink(path), 0);
-		tu_seg_name(name, sizeof name, bases[n - 1], "index");
-		tu_topic_path(path, "kv", name);
-		unlink(path);
+		tu_remove_segment("kv", bases[n - 1]);
 	} else if (what == TORN_NEWEST_HEADER) {
 		tu_truncate(path, 46);
 	} else {
@@ -1822,11 +1811,7 @@ static void lost_newest_after_a_compacted_tail(int damage_entry)
 	tu_close(s);
 	size_t n = tu_segment_bases("kv", &bases);
 	cr_assert_geq(n, 2);
-	for (int k = 0; k < 2; k++) {
-		tu_seg_name(name, sizeof name, bases[n - 1], k ? "index" : "log");
-		tu_topic_path(path, "kv", name);
-		unlink(path);
-	}
+	tu_remove_segment("kv", bases[n - 1]);
 	if (damage_entry) {
 		tu_buf img = {0};
 		tu_seg_name(name, sizeof name, bases[n - 2], "index");
@@ -1889,11 +1874,7 @@ Test(maint, lost_newest_after_a_compressed_segment_with_a_bad_header)
 	tu_close(s);
 	size_t n = tu_segment_bases("kv", &bases);
 	cr_assert_geq(n, 3);
-	for (int k = 0; k < 2; k++) {
-		tu_seg_name(name, sizeof name, bases[n - 1], k ? "index" : "log");
-		tu_topic_path(path, "kv", name);
-		unlink(path);
-	}
+	tu_remove_segment("kv", bases[n - 1]);
 	tu_seg_name(name, sizeof name, bases[n - 2], "log");
 	tu_topic_path(path, "kv", name);
 	tu_read_file(path, &img);

@@ -572,6 +572,18 @@ void tu_seg_name(char *out, size_t outlen, uint64_t base, const char *ext)
 	snprintf(out, outlen, "%020" PRIu64 ".%s", base, ext);
 }
 
+void tu_remove_segment(const char *name, uint64_t base)
+{
+	char file[64], path[PATH_MAX];
+
+	tu_seg_name(file, sizeof file, base, "log");
+	tu_topic_path(path, name, file);
+	cr_assert_eq(unlink(path), 0, "unlink(%s): %s", path, strerror(errno));
+	tu_seg_name(file, sizeof file, base, "index");
+	tu_topic_path(path, name, file);
+	unlink(path);
+}
+
 static int cmp_u64(const void *a, const void *b)
 {
 	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;

@@ -152,6 +152,9 @@ void tu_seg_name(char *out, size_t outlen, uint64_t base, const char *ext);
 /* The base offsets of the NNNNNNNNNNNNNNNNNNNN.log files of topic name,
 ** ascending (malloc'd). */
 size_t tu_segment_bases(const char *name, uint64_t **bases);
+/* Remove segment base of topic name, as a lost file would be: its log
+** (asserted to exist) and its index (if there is one). */
+void tu_remove_segment(const char *name, uint64_t base);
 
 int tu_exists(const char *path);
 /* The whole file into out (replacing its content); asserts success. */
