@@ -740,8 +740,13 @@ static int compaction_step(topic *t, const cfg *c, int64_t now, int force, const
 		j = run_end(v, i, n, &k, clean, merge_only);
 		if ((merge_only && j == i + 1) || passed_over(v[i]))
 			continue;
-		if ((rc = rewrite_segments(t, v + i, j - i, &k, c, &r)) < 0 &&
-		    !rewrite_failed(t, v + i, j - i, rc))
+		if (topic_dir_hold(t) < 0) {
+			rc = 0; /* deleted: the pass ends (compact_topic_pass) */
+			goto out;
+		}
+		rc = rewrite_segments(t, v + i, j - i, &k, c, &r);
+		topic_dir_release(t);
+		if (rc < 0 && !rewrite_failed(t, v + i, j - i, rc))
 			goto out;
 		if (rc == 0)
 			merged += j - i - 1;
@@ -799,8 +804,11 @@ static int compression_step(topic *t, const cfg *c, int64_t now, const atomic_in
 			if (now - newest < COMPRESS_LAG_MS)
 				break; /* and so are the segments after it */
 		}
-		if ((rc = rewrite_segments(t, v + i, 1, &all, c, &r)) < 0 &&
-		    !rewrite_failed(t, v + i, 1, rc))
+		if (topic_dir_hold(t) < 0)
+			break; /* deleted */
+		rc = rewrite_segments(t, v + i, 1, &all, c, &r);
+		topic_dir_release(t);
+		if (rc < 0 && !rewrite_failed(t, v + i, 1, rc))
 			break;
 		rc = 0;
 		meet_deadlines(t, &met);
@@ -814,6 +822,8 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 	cfg c;
 	int rc = 0, r;
 
+	if (topic_deleted(t))
+		return 0; /* its files are gone; store_release_dead lets go of them */
 	topic_config(t, &c);
 	/* Seal what rolls sealed, sync, store positions: these have deadlines. */
 	if ((r = deadline_steps(t, &c, now)) < 0 && !rc)
@@ -829,7 +839,8 @@ int compact_topic_pass(topic *t, int64_t now, const atomic_int *stop)
 		rc = r;
 	if (!(stop && atomic_load(stop)) && (r = compression_step(t, &c, now, stop)) < 0 && !rc)
 		rc = r;
-	return rc;
+	/* Deleted during the pass: what failed for that is no error. */
+	return topic_deleted(t) ? 0 : rc;
 }
 
 int compact_topic_now(topic *t, int64_t now)

@@ -47,14 +47,6 @@ struct consumer {
 	size_t partial_total;	/* that record's length + 1 */
 };
 
-static int topic_deleted(topic *t)
-{
-	pthread_mutex_lock(&t->mu);
-	int deleted = t->deleted;
-	pthread_mutex_unlock(&t->mu);
-	return deleted;
-}
-
 /* The topic's consumers/ directory. A deleted topic has none: its
 ** directory is gone, and after topic_release_files so is its descriptor. */
 static int open_dir(topic *t, int create)
@@ -74,14 +66,19 @@ static int open_dir(topic *t, int create)
 static int store_offset(topic *t, const char *name, uint64_t offset)
 {
 	char file[STORE_NAME_MAX + 8], text[40];
-	int fd = open_dir(t, 1), rc;
+	int fd, rc;
 
-	if (fd < 0)
+	if ((rc = topic_dir_hold(t)) < 0)
+		return rc;
+	if ((fd = open_dir(t, 1)) < 0) {
+		topic_dir_release(t);
 		return fd;
+	}
 	snprintf(file, sizeof file, "%s" SUFFIX, name);
 	int n = snprintf(text, sizeof text, "offset=%" PRIu64 "\n", offset);
 	rc = io_replace_file(fd, file, text, (size_t)n);
 	close(fd);
+	topic_dir_release(t);
 	return rc;
 }
 
@@ -304,7 +301,8 @@ int consumer_names(topic *t, char ***names, size_t *n)
 		cnt++;
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof *v, cmp_str);
+	if (cnt > 1) /* v is NULL when there is none */
+		qsort(v, cnt, sizeof *v, cmp_str);
 	*names = v;
 	*n = cnt;
 	return 0;
@@ -408,7 +406,7 @@ static int position(consumer *c)
 	return 0;
 }
 
-ssize_t consumer_read(consumer *c, void *buf, size_t len)
+ssize_t consumer_read(consumer *c, void *buf, size_t len, int split)
 {
 	char *out = buf;
 	size_t done = 0;
@@ -435,7 +433,7 @@ ssize_t consumer_read(consumer *c, void *buf, size_t len)
 	while (done < len) {
 		if ((rc = cur_peek(c->cur, &r)) <= 0)
 			break;
-		if (r.len + 1 > len - done) {
+		if (r.len + 1 > len - done || (split && done > 0 && r.len + 1 == len - done)) {
 			if (done > 0)
 				break;
 			/* A record longer than the whole read: hand out a piece. */

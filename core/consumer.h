@@ -56,8 +56,13 @@ int consumer_seek(consumer *c, uint64_t offset);
 ** longer than len, its first len bytes (or the next piece of it) are
 ** returned. Returns the byte count, 0 when there is no record yet, or a
 ** negative errno.
+** split: the read may go on in a request for the rest of the caller's
+** buffer, made only when this one comes back full (the FUSE driver's
+** reads of just under its largest request, fs/file.c). Then several
+** records never fill len exactly, so that the rest, which may be a few
+** bytes, does not get a piece of the next record.
 */
-ssize_t consumer_read(consumer *c, void *buf, size_t len);
+ssize_t consumer_read(consumer *c, void *buf, size_t len, int split);
 
 /* Where a reader of this consumer stands in the rendered log: the byte
 ** position of the next record, or of the log's end. */

@@ -81,6 +81,13 @@ struct topic {
 	pthread_mutex_t append_mu;
 	pthread_mutex_t mu;
 	pthread_mutex_t seal_mu; /* one topic_finish_seals at a time */
+	/* Held for reading by whatever makes files in dirfd outside
+	** append_mu (seals, rewrites, consumer positions; topic_dir_hold),
+	** and for writing by store_topic_delete once the topic is marked
+	** deleted: the directory it then removes gets no new file. A
+	** reader may hold it twice (a rewrite removes merged files): the
+	** default kind prefers readers, so a waiting writer blocks none. */
+	pthread_rwlock_t dir_lock;
 	pthread_mutex_t fill_mu; /* held by a prefill step that writes outside append_mu */
 	uint64_t mapped_appends;  /* batches copied into room made ahead; under append_mu */
 	/* Written under name_mu and the store's mu; read under either
@@ -122,6 +129,13 @@ struct topic {
 int topic_create_dir(int parent_dirfd, const char *dirname, mode_t mode, uid_t uid, gid_t gid);
 int topic_load(store *st, int topics_dirfd, const char *name, topic **out);
 void topic_mark_deleted(topic *t);
+/* Wait for every holder of the directory (topic_dir_hold) to be done. */
+void topic_dir_wait(topic *t);
+/* Hold the topic's directory to make files in it: 0, or -ENOENT (nothing
+** held) when the topic was deleted. Release with topic_dir_release. */
+int topic_dir_hold(topic *t);
+void topic_dir_release(topic *t);
+int topic_deleted(topic *t);
 /* A deleted topic whose last open file closed: the background thread lets
 ** go of its segments (store_release_dead, topic_release_files). */
 void store_add_dead(store *s, topic *t);
@@ -147,7 +161,8 @@ int topic_give_back_room(topic *t, int64_t quiet_since_ms);
 int topic_replace_segments(topic *t, seg *const *old, size_t n, seg *nw);
 /* Sync the segments that rolls sealed and write their sealed indexes. */
 int topic_finish_seals(topic *t);
-/* Delete the oldest segment (never the newest), files and all. */
+/* Delete the oldest segment (never the newest), files and all. -EAGAIN
+** when there is none to delete, -ENOENT when the topic was deleted. */
 int topic_drop_oldest(topic *t);
 /* Remove the files of segments whose removal failed before, and store the
 ** metadata a failed write left in memory only (topic.c, save_meta).

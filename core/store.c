@@ -386,7 +386,11 @@ int store_topic_delete(store *s, const char *name)
 	remove_at(s, at);
 	topic_mark_deleted(t);
 	pthread_mutex_unlock(&s->mu);
-	/* Open files of the topic keep their segments; the names go now. */
+	/* A seal, rewrite or stored position under way finishes first, so
+	** that no file appears in the tree behind its removal; later ones see
+	** the topic deleted. Open files of the topic keep their segments; the
+	** names go now. */
+	topic_dir_wait(t);
 	if ((rc = io_remove_tree(s->trash_fd, trashname)) < 0)
 		log_error("topic %s: deleted, but not all of its files could be removed (%s); the "
 			  "next mount removes trash/%s",

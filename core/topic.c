@@ -191,7 +191,8 @@ static int list_segments(int dirfd, uint64_t **out, size_t *n)
 		v[cnt++] = base;
 	}
 	closedir(d);
-	qsort(v, cnt, sizeof *v, cmp_u64);
+	if (cnt > 1) /* v is NULL when there is none */
+		qsort(v, cnt, sizeof *v, cmp_u64);
 	*out = v;
 	*n = cnt;
 	return 0;
@@ -210,6 +211,7 @@ static topic *topic_new(store *st, const char *name)
 	pthread_mutex_init(&t->mu, NULL);
 	pthread_mutex_init(&t->seal_mu, NULL);
 	pthread_mutex_init(&t->name_mu, NULL);
+	pthread_rwlock_init(&t->dir_lock, NULL);
 	snprintf(t->name, sizeof t->name, "%s", name);
 	return t;
 }
@@ -275,8 +277,12 @@ static int follow_compressed_newest(topic *t, uint64_t **bases, size_t *n)
 */
 static int remove_segment_files(topic *t, uint64_t base)
 {
-	int rc = seg_remove_files(t->dirfd, base);
+	int rc = topic_dir_hold(t);
 
+	if (rc < 0)
+		return 0; /* deleted: its files go with the topic's directory */
+	rc = seg_remove_files(t->dirfd, base);
+	topic_dir_release(t);
 	if (rc == 0)
 		return 0;
 	log_error("topic %s: cannot remove the files of segment %020" PRIu64
@@ -573,6 +579,7 @@ void topic_unref(topic *t)
 	pthread_mutex_destroy(&t->mu);
 	pthread_mutex_destroy(&t->seal_mu);
 	pthread_mutex_destroy(&t->name_mu);
+	pthread_rwlock_destroy(&t->dir_lock);
 	free(t);
 }
 
@@ -596,9 +603,13 @@ void topic_file_closed(topic *t)
 		store_add_dead(t->st, t);
 }
 
-/* Called by the background thread only, so no compaction or retention of
-** its own runs meanwhile; open files would still read the segments, so it
-** waits for them (their last close hands the topic over again). */
+/* Called by the background thread, or by topic_release_if_unused after
+** store_topic_delete, once no seal, rewrite or stored position of the
+** topic is under way (topic_dir_wait):
+** later ones, and a maintenance pass under way, give up on a deleted
+** topic, and retention takes nothing from it (topic_drop_oldest). Open
+** files would still read the segments, so it waits for them (their last
+** close hands the topic over again). */
 void topic_release_files(topic *t)
 {
 	seg **old, *empty;
@@ -640,7 +651,7 @@ void topic_release_files(topic *t)
 	for (size_t i = 0; i < n; i++)
 		seg_unref(old[i]);
 	free(old);
-	log_info("topic %s: deleted, its last open file closed: let go of its %zu segments",
+	log_info("topic %s: deleted, and no file of it is open: let go of its %zu segments",
 		 topic_label(t), n);
 }
 
@@ -658,6 +669,46 @@ void topic_mark_deleted(topic *t)
 	if (s)
 		prefill_release_locked(t, s);
 	pthread_mutex_unlock(&t->append_mu);
+}
+
+void topic_release_if_unused(topic *t)
+{
+	pthread_mutex_lock(&t->mu);
+	int unused = t->deleted && t->open_files == 0 && !t->dead_listed;
+	if (unused)
+		t->dead_listed = 1; /* no last close hands it over meanwhile */
+	pthread_mutex_unlock(&t->mu);
+	if (unused)
+		topic_release_files(t);
+}
+
+int topic_deleted(topic *t)
+{
+	pthread_mutex_lock(&t->mu);
+	int deleted = t->deleted;
+	pthread_mutex_unlock(&t->mu);
+	return deleted;
+}
+
+int topic_dir_hold(topic *t)
+{
+	pthread_rwlock_rdlock(&t->dir_lock);
+	if (topic_deleted(t)) {
+		pthread_rwlock_unlock(&t->dir_lock);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+void topic_dir_release(topic *t)
+{
+	pthread_rwlock_unlock(&t->dir_lock);
+}
+
+void topic_dir_wait(topic *t)
+{
+	pthread_rwlock_wrlock(&t->dir_lock);
+	pthread_rwlock_unlock(&t->dir_lock);
 }
 
 void topic_set_name(topic *t, const char *name)
@@ -1000,6 +1051,9 @@ int topic_finish_seals(topic *t)
 	size_t n;
 	int rc = 0;
 
+	/* Not held: the topic was deleted, and the loop only clears. */
+	int held = topic_dir_hold(t) == 0;
+
 	pthread_mutex_lock(&t->seal_mu);
 	pthread_mutex_lock(&t->mu);
 	if (t->failed)
@@ -1046,6 +1100,8 @@ int topic_finish_seals(topic *t)
 			break;
 	}
 	pthread_mutex_unlock(&t->seal_mu);
+	if (held)
+		topic_dir_release(t);
 	return rc;
 }
 
@@ -1411,6 +1467,12 @@ int topic_drop_oldest(topic *t)
 
 again:
 	pthread_mutex_lock(&t->mu);
+	if (t->deleted) {
+		/* Its files are gone, and topic_sync no longer syncs: the
+		** header below would never count as synced. */
+		pthread_mutex_unlock(&t->mu);
+		return -ENOENT;
+	}
 	if (t->nsegs < 2 || t->segs[0]->seal_pending) {
 		pthread_mutex_unlock(&t->mu);
 		return -EAGAIN;

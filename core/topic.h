@@ -88,6 +88,13 @@ void topic_name(topic *t, char *buf);
 */
 void topic_file_opened(topic *t);
 void topic_file_closed(topic *t);
+/* For a caller that counts every open file of its topics so (the FUSE
+** driver), after store_topic_delete: when none is open, the deleted
+** topic's segments and their disk space are let go of now, not when the
+** last reference goes (the kernel may keep a deleted directory's inode
+** for long: a shell's working directory). Reads through references held
+** meanwhile find an empty log. Nothing when the topic is not deleted. */
+void topic_release_if_unused(topic *t);
 
 /* The same, for a log line: a copy that stays valid until this thread's
 ** next call (a rename may change the name meanwhile). */

@@ -246,6 +246,17 @@ static int reply_bytes(tfs_reply_fn reply, void *req, const void *buf, size_t n)
 	return reply(req, &iov, 1);
 }
 
+/* Whether a request of size bytes may be a piece of a longer write() or
+** read(): the kernel cuts one into requests of max_write bytes (the page
+** count it allows reads too), the first one up to a page shorter when the
+** caller's buffer is not page-aligned. It sends the next piece of a read()
+** only when this one came back full, and no more of a write() once a
+** request failed. */
+static int may_continue(const tfs_file *f, size_t size)
+{
+	return f->max_write > 0 && size + 4096 > f->max_write;
+}
+
 static int consumer_file_read(tfs_file *f, size_t size, tfs_reply_fn reply, void *req)
 {
 	char *buf = read_buffer(size);
@@ -253,7 +264,7 @@ static int consumer_file_read(tfs_file *f, size_t size, tfs_reply_fn reply, void
 
 	if (buf == NULL)
 		return -ENOMEM;
-	n = consumer_read(f->con, buf, size);
+	n = consumer_read(f->con, buf, size, may_continue(f, size));
 	if (n < 0)
 		return (int)n;
 	if (n > 0) {
@@ -502,15 +513,6 @@ static void log_too_long(const tfs_file *f, int64_t max, const char *what)
 ** only a retry of the refused bytes is refused, and the next other write
 ** is new (else it would be refused too, as a review found).
 */
-/* Whether a request of size bytes may be a piece of a longer write(): the
-** kernel cuts a write() into requests of max_write bytes (the first one up
-** to a page shorter, when the writer's buffer is not page-aligned). Once a
-** request fails, the kernel sends no more of its write(). */
-static int may_continue(const tfs_file *f, size_t size)
-{
-	return f->max_write > 0 && size + 4096 > f->max_write;
-}
-
 ssize_t tfs_file_write(tfs_file *f, const char *buf, size_t size, uint64_t owner)
 {
 	const char *nl, *first_nl;

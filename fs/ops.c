@@ -62,6 +62,10 @@
 #define IO_BLKSIZE (1 << 20)
 #define TFS_UNKNOWN_INO 0xffffffffu /* d_ino of a name not looked up yet */
 
+/* Processes whose unlink of log or a segment file is remembered at once
+** (just_unlinked); beyond that, the oldest is forgotten. */
+#define UNLINKED_SLOTS 16
+
 #ifndef RENAME_NOREPLACE
 #define RENAME_NOREPLACE (1 << 0)
 #endif
@@ -80,15 +84,16 @@ struct tfs {
 	tfs_itable *inodes;
 	tfs_files *files;
 
-	/* The last unlink of log or a segment file, which is accepted and
-	** removes nothing (do_unlink); see just_unlinked. */
+	/* The latest unlinks of log or a segment file, which are accepted
+	** and remove nothing (do_unlink), one per process; see
+	** just_unlinked. */
 	pthread_mutex_t unlinked_mu;
-	struct {
+	struct unlinked {
 		fuse_ino_t parent; /* 0: none */
 		pid_t pid;
 		struct timespec at; /* CLOCK_MONOTONIC */
 		char name[32];
-	} unlinked;
+	} unlinked[UNLINKED_SLOTS];
 };
 
 /* A snapshot of a directory, taken at opendir, so that readdir offsets
@@ -581,40 +586,80 @@ static pid_t process_of(pid_t tid)
 	return tgid;
 }
 
+static int64_t ms_between(const struct timespec *a, const struct timespec *b)
+{
+	return (int64_t)(b->tv_sec - a->tv_sec) * 1000 + (b->tv_nsec - a->tv_nsec) / 1000000;
+}
+
+/* Under unlinked_mu: the process's slot, else a free or expired one, else
+** the oldest. */
+static struct unlinked *unlinked_slot(struct tfs *fs, pid_t pid, const struct timespec *now)
+{
+	struct unlinked *u = fs->unlinked, *pick = NULL;
+
+	for (int i = 0; i < UNLINKED_SLOTS; i++)
+		if (u[i].parent != 0 && u[i].pid == pid)
+			return &u[i];
+	for (int i = 0; i < UNLINKED_SLOTS; i++) {
+		if (u[i].parent == 0 || ms_between(&u[i].at, now) >= UNLINKED_WINDOW_MS)
+			return &u[i];
+		if (!pick || ms_between(&pick->at, &u[i].at) < 0)
+			pick = &u[i];
+	}
+	return pick;
+}
+
 static void note_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t tid,
 			  const char *name)
 {
-	if (strlen(name) >= sizeof(fs->unlinked.name))
+	struct timespec now;
+
+	if (strlen(name) >= sizeof(fs->unlinked[0].name))
 		return;
 	pid_t pid = process_of(tid);
+	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&fs->unlinked_mu);
-	fs->unlinked.parent = parent;
-	fs->unlinked.pid = pid;
-	clock_gettime(CLOCK_MONOTONIC, &fs->unlinked.at);
-	strcpy(fs->unlinked.name, name);
+	struct unlinked *u = unlinked_slot(fs, pid, &now);
+	u->parent = parent;
+	u->pid = pid;
+	u->at = now;
+	strcpy(u->name, name);
 	pthread_mutex_unlock(&fs->unlinked_mu);
+}
+
+/* Under unlinked_mu: the slot that remembers name in parent (for pid, or
+** for any process when pid is 0), or NULL. */
+static struct unlinked *unlinked_find(struct tfs *fs, fuse_ino_t parent, pid_t pid,
+				      const char *name)
+{
+	for (int i = 0; i < UNLINKED_SLOTS; i++) {
+		struct unlinked *u = &fs->unlinked[i];
+		if (u->parent == parent && (pid == 0 || u->pid == pid) &&
+		    strcmp(u->name, name) == 0)
+			return u;
+	}
+	return NULL;
 }
 
 static int just_unlinked(struct tfs *fs, fuse_ino_t parent, pid_t tid,
 			 const char *name)
 {
 	struct timespec now;
+	struct unlinked *u;
 	int hit = 0;
 
+	/* Only a remembered name costs the read of /proc. */
 	pthread_mutex_lock(&fs->unlinked_mu);
-	int candidate = fs->unlinked.parent == parent && strcmp(fs->unlinked.name, name) == 0;
+	int candidate = unlinked_find(fs, parent, 0, name) != NULL;
 	pthread_mutex_unlock(&fs->unlinked_mu);
 	if (!candidate)
 		return 0;
 	pid_t pid = process_of(tid);
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	pthread_mutex_lock(&fs->unlinked_mu);
-	if (fs->unlinked.parent == parent && fs->unlinked.pid == pid &&
-	    strcmp(fs->unlinked.name, name) == 0) {
-		int64_t ms = (int64_t)(now.tv_sec - fs->unlinked.at.tv_sec) * 1000 +
-			     (now.tv_nsec - fs->unlinked.at.tv_nsec) / 1000000;
-		hit = ms < UNLINKED_WINDOW_MS;
-		fs->unlinked.parent = 0; /* once */
+	if ((u = unlinked_find(fs, parent, pid, name)) != NULL) {
+		hit = ms_between(&u->at, &now) < UNLINKED_WINDOW_MS;
+		u->parent = 0; /* once */
 	}
 	pthread_mutex_unlock(&fs->unlinked_mu);
 	return hit;
@@ -965,10 +1010,18 @@ static int do_rmdir(struct tfs *fs, fuse_ino_t parent, const char *name)
 	} else if (dir->kind != TFS_ROOT) {
 		rc = -ENOTDIR; /* a topic holds no other directories */
 	} else {
+		topic *t = NULL;
+		store_topic_get(fs->s, name, &t); /* NULL: ENOENT below */
 		rc = store_topic_delete(fs->s, name);
 		if (rc == -ENOENT) /* the core logs the other failures */
 			tfs_log("rmdir '%s': no such topic",
 				path_label(dir, name, label, sizeof(label)));
+		/* Every read of a topic's files goes through an open file,
+		** which the topic counts (fs/file.c). */
+		if (t) {
+			topic_release_if_unused(t);
+			topic_unref(t);
+		}
 	}
 	tfs_inode_put(fs->inodes, dir);
 	return rc;

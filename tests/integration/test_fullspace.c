@@ -226,8 +226,10 @@ static void writes_resume(struct writer *w, int timeout_ms)
 		h_sleep_ms(50);
 	cr_assert_eq(err, 0, "writes still fail (%s) %d ms after space was freed", strerror(err),
 		     timeout_ms);
-	for (int i = 0; i < 10; i++)
-		cr_assert_eq(write_batch(w, 100), 0, "write after space was freed");
+	for (int i = 0; i < 10; i++) {
+		err = write_batch(w, 100);
+		cr_assert_eq(err, 0, "write %d after space was freed: %s", i, strerror(err));
+	}
 }
 
 /* Wait for a `tail -F` output file OUT to hold WANT, and compare. */

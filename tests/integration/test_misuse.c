@@ -610,13 +610,25 @@ Test(misuse, tar_x_into_a_topic_appends_and_ends)
 	close(fd);
 	assert_content("t/log", "x\na\nb\nz\nw\n", "after a create by another thread");
 
+	/* Another process's unlink in between (of another topic's log) does
+	** not take this one's: each process has its own (it got EEXIST). */
+	make_topic("u", "");
+	cr_assert(unlink(h_mnt("t/log")) == 0, "unlink t/log: %s", strerror(errno));
+	H_SH_OK("rm $MNT/u/log");
+	fd = open(h_mnt("t/log"), O_WRONLY | O_CREAT | O_EXCL, 0644);
+	cr_assert(fd >= 0, "create of t/log after another process unlinked u/log: %s",
+		  strerror(errno));
+	cr_expect_eq(write(fd, "v\n", 2), 2);
+	close(fd);
+	assert_content("t/log", "x\na\nb\nz\nw\nv\n", "after a create between other unlinks");
+
 	cr_expect(chmod(h_mnt("t/log"), 0644) == 0, "chmod log to its mode: %s", strerror(errno));
 	EXPECT_ERRNO(chmod(h_mnt("t/log"), 0600), EPERM, 0, "chmod log to another mode");
 	cr_expect(chown(h_mnt("t/log"), getuid(), getgid()) == 0, "chown log to its owner: %s",
 		  strerror(errno));
 	cr_expect(chown(h_mnt("t/consumers"), getuid(), getgid()) == 0,
 		  "chown consumers/ to its owner: %s", strerror(errno));
-	H_SH_OK("rm -r $MNT/t && test ! -e $MNT/t");
+	H_SH_OK("rm -r $MNT/t $MNT/u && test ! -e $MNT/t");
 }
 
 /* mv renames a topic, data and offsets following; bad targets are refused. */

@@ -44,27 +44,27 @@ Test(consumer, whole_records_and_position)
 	cr_assert_eq(consumer_open(t, "bad name", 1, &c), -EINVAL);
 	cr_assert_eq(consumer_open(t, "a", 1, &c), 0);
 	/* "record 0\n" is 9 bytes: a 20-byte read takes two whole records. */
-	ssize_t n = consumer_read(c, buf, 20);
+	ssize_t n = consumer_read(c, buf, 20, 0);
 	cr_assert_eq(n, 18);
 	cr_assert_eq(memcmp(buf, "record 0\nrecord 1\n", 18), 0);
 	cr_assert_eq(consumer_offset(c), 2);
 	/* A 4-byte read hands out record 2 in pieces. */
-	cr_assert_eq(consumer_read(c, buf, 4), 4);
+	cr_assert_eq(consumer_read(c, buf, 4, 0), 4);
 	cr_assert_eq(memcmp(buf, "reco", 4), 0);
-	cr_assert_eq(consumer_read(c, buf, 64), 5);
+	cr_assert_eq(consumer_read(c, buf, 64, 0), 5);
 	cr_assert_eq(memcmp(buf, "rd 2\n", 5), 0);
 	cr_assert_eq(consumer_offset(c), 3);
-	cr_assert_eq(consumer_read(c, buf, 9), 9);
+	cr_assert_eq(consumer_read(c, buf, 9, 0), 9);
 	cr_assert_eq(memcmp(buf, "record 3\n", 9), 0);
 
 	/* Seek: rewind to 50, and past the end. */
 	cr_assert_eq(consumer_seek(c, 50), 0);
-	cr_assert_eq(consumer_read(c, buf, 10), 10);
+	cr_assert_eq(consumer_read(c, buf, 10, 0), 10);
 	cr_assert_eq(memcmp(buf, "record 50\n", 10), 0);
 	cr_assert_eq(consumer_seek(c, 105), 0);
-	cr_assert_eq(consumer_read(c, buf, sizeof buf), 0);
+	cr_assert_eq(consumer_read(c, buf, sizeof buf, 0), 0);
 	append_numbered(t, 100, 110);
-	cr_assert_eq(consumer_read(c, buf, 11), 11);
+	cr_assert_eq(consumer_read(c, buf, 11, 0), 11);
 	cr_assert_eq(memcmp(buf, "record 105\n", 11), 0);
 	consumer_close(c);
 
@@ -77,7 +77,7 @@ Test(consumer, whole_records_and_position)
 	cr_assert(!consumer_exists(t, "b"));
 	cr_assert_eq(consumer_open(t, "a", 0, &c), 0);
 	cr_assert_eq(consumer_offset(c), 106);
-	cr_assert_eq(consumer_read(c, buf, 11), 11);
+	cr_assert_eq(consumer_read(c, buf, 11, 0), 11);
 	cr_assert_eq(memcmp(buf, "record 106\n", 11), 0);
 	consumer_close(c);
 
@@ -109,7 +109,7 @@ static void *work(void *arg)
 
 	cr_assert_eq(consumer_open(w->t, "jobs", 1, &c), 0);
 	for (;;) {
-		ssize_t n = consumer_read(c, buf, sizeof buf);
+		ssize_t n = consumer_read(c, buf, sizeof buf, 0);
 		cr_assert_geq(n, 0);
 		if (n == 0)
 			break;
@@ -173,7 +173,7 @@ Test(consumer, longest_name_keeps_its_position)
 	topic *t = tu_create(s, "q");
 	append_numbered(t, 0, 10);
 	cr_assert_eq(consumer_open(t, name, 1, &c), 0);
-	cr_assert_eq(consumer_read(c, buf, 18), 18);
+	cr_assert_eq(consumer_read(c, buf, 18, 0), 18);
 	cr_assert_eq(consumer_persist(c), 0);
 	consumer_close(c);
 	topic_unref(t);
@@ -183,7 +183,7 @@ Test(consumer, longest_name_keeps_its_position)
 	t = tu_get(s, "q");
 	cr_assert_eq(consumer_open(t, name, 0, &c), 0);
 	cr_assert_eq(consumer_offset(c), 2);
-	cr_assert_eq(consumer_read(c, buf, 9), 9);
+	cr_assert_eq(consumer_read(c, buf, 9, 0), 9);
 	cr_assert_eq(memcmp(buf, "record 2\n", 9), 0);
 	consumer_close(c);
 	topic_unref(t);
@@ -206,7 +206,7 @@ Test(consumer, interrupted_store_leftover_is_removed)
 	topic *t = tu_create(s, "q");
 	append_numbered(t, 0, 10);
 	cr_assert_eq(consumer_open(t, "w", 1, &c), 0);
-	cr_assert_eq(consumer_read(c, buf, 18), 18);
+	cr_assert_eq(consumer_read(c, buf, 18, 0), 18);
 	consumer_close(c);
 	topic_unref(t);
 	tu_close(s);

@@ -8,6 +8,8 @@
 #include <dirent.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -709,7 +711,7 @@ Test(maint, deadlines_are_met_during_another_topics_rewrites)
 	cr_assert_eq(topic_roll(big), 0);
 	tu_append(small, "a\nb\nc\n", 6, 0);
 	cr_assert_eq(consumer_open(small, "app", 1, &c), 0);
-	cr_assert_eq(consumer_read(c, buf, sizeof buf), 6);
+	cr_assert_eq(consumer_read(c, buf, sizeof buf, 0), 6);
 	cr_assert_eq(topic_config_set(big, CFG_COMPRESSION_TYPE, "zstd", 4), 0);
 
 	cr_assert_eq(compact_topic_pass(big, io_now_ms() + 1000, NULL), 0);
@@ -1772,6 +1774,53 @@ Test(maint, retention_waits_for_a_segment_without_readable_records)
 Test(maint, retention_waits_for_one_before_an_empty_newest_segment)
 {
 	retention_waits(1 << 20); /* one sealed segment, then the empty newest */
+}
+
+/*
+** A topic deleted while the background thread holds it, right after a roll
+** (its newest segment's header not synced yet): retention gives up on it.
+** Removing the oldest segment waits for that header to be synced, and a
+** sync of a deleted topic syncs nothing, so topic_drop_oldest went round
+** forever: no more passes for any topic, and a daemon that never exited.
+** Here it runs in a thread, so that the test can tell. Found in a review.
+*/
+struct drop_run {
+	topic *t;
+	int rc;
+	atomic_int done;
+};
+
+static void *drop_oldest_thread(void *arg)
+{
+	struct drop_run *r = arg;
+
+	r->rc = topic_drop_oldest(r->t);
+	atomic_store(&r->done, 1);
+	return NULL;
+}
+
+Test(maint, retention_gives_up_on_a_topic_deleted_during_its_pass)
+{
+	struct drop_run r = {0};
+	pthread_t th;
+	cfg d;
+
+	tu_cfg_plain(&d, 0);
+	store *s = tu_open(&d);
+	r.t = tu_create(s, "x");
+	tu_append(r.t, "a\n", 2, 0);
+	cr_assert_eq(topic_roll(r.t), 0);
+	cr_assert_eq(topic_finish_seals(r.t), 0); /* the sealed one; not the newest */
+	cr_assert_eq(store_topic_delete(s, "x"), 0); /* r.t: the pass's reference */
+	cr_assert_eq(pthread_create(&th, NULL, drop_oldest_thread, &r), 0);
+	for (int i = 0; i < 100 && !atomic_load(&r.done); i++)
+		usleep(50 * 1000);
+	cr_assert(atomic_load(&r.done), "topic_drop_oldest of a deleted topic still runs after 5 s");
+	pthread_join(th, NULL);
+	cr_assert_eq(r.rc, -ENOENT, "topic_drop_oldest of a deleted topic: %d", r.rc);
+	cr_assert_eq(compact_topic_pass(r.t, tu_now_ms() + 3600000, NULL), 0);
+	topic_unref(r.t);
+	tu_close(s);
 }
 
 /*
