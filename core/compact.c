@@ -530,8 +530,11 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 		return 0;
 	}
 	seg *nw;
-	if ((rc = seg_writer_commit(o.w, &nw)) < 0)
+	if ((rc = seg_writer_commit(o.w, &nw)) < 0) {
+		log_error("topic %s: segment %020" PRIu64 ": rewrite failed (%s); the old file stays",
+			  topic_label(t), v[0]->base_offset, strerror(-rc));
 		return rc;
+	}
 	*removed = dropped;
 	return topic_replace_segments(t, v, n, nw);
 }

@@ -35,6 +35,7 @@ struct cursor {
 	int confined;  /* reads stop at the end of segment s */
 	uint64_t pos;  /* byte position of the next byte to return */
 	uint64_t min_offset; /* records below it are skipped */
+	int skip_pending;    /* min_offset moved; advance() has not applied it */
 	seg_iter it;   /* over s's batches */
 	/* the current batch (have_batch), and the record at pos (have_rec) */
 	int have_batch;
@@ -135,6 +136,7 @@ void cur_seek(cursor *c, uint64_t bytepos)
 void cur_skip_below(cursor *c, uint64_t offset)
 {
 	c->min_offset = offset;
+	c->skip_pending = 1;
 	c->have_rec = 0;
 }
 
@@ -292,6 +294,7 @@ static int advance(cursor *c)
 					c->rec_bytepos = pos;
 					c->rec_ts = c->ri.ts;
 					c->have_rec = 1;
+					c->skip_pending = 0;
 					return 1;
 				}
 				off = c->ri.offset;
@@ -316,11 +319,14 @@ static int advance(cursor *c)
 ** walks it forward again if record reads (cur_next) follow.
 */
 /* Make the batch holding c->pos (or, after a skip, the next retained
-** byte) current, unless it is. Returns 1, 0 or a negative errno. */
+** byte) current, unless it is. Returns 1, 0 or a negative errno. Once a
+** skip is applied, reads go on from pos: the record iterator may already
+** be past the record that pos is inside (a record handed out in pieces),
+** and advance() would pass over the rest of it. */
 static int at_batch(cursor *c)
 {
 	if (!c->have_batch || c->pos >= rec_end_bytepos(&c->b) || c->pos < c->b.base_bytepos ||
-	    (c->have_rec == 0 && c->min_offset > c->b.base_offset))
+	    c->skip_pending)
 		return advance(c);
 	return 1;
 }

@@ -1307,9 +1307,7 @@ int seg_writer_commit(seg_writer *w, seg **out)
 	writer_free(w);
 	return 0;
 fail:
-	log_error("segment %020" PRIu64 ": rewrite failed (%s); the old file stays", o->base_offset,
-		  strerror(-rc));
-	seg_writer_abort(w);
+	seg_writer_abort(w); /* the caller logs it, with the topic's name */
 	return rc;
 }
 

@@ -1137,7 +1137,15 @@ int topic_sync(topic *t)
 	** durable only once this fsync has returned: a sync running beside
 	** it syncs the directory too rather than report records whose
 	** segment's name may still be lost. */
-	rc = dir ? io_fsync(t->dirfd) : 0;
+	if (dir) {
+		/* Held: a deleted topic's release puts /dev/null in dirfd. */
+		if (topic_dir_hold(t) < 0) {
+			seg_unref(s);
+			return 0; /* deleted meanwhile, as at the top */
+		}
+		rc = io_fsync(t->dirfd);
+		topic_dir_release(t);
+	}
 	if (rc == 0)
 		rc = io_datasync(s->fd);
 	if (rc == 0) {
@@ -1518,10 +1526,11 @@ again:
 	uint64_t end = s->end_offset, s_base = s->base_offset;
 	rc = remove_segment_files(t, s->base_offset);
 	seg_unref(s);
-	if (rc == 0) {
+	if (rc == 0 && topic_dir_hold(t) == 0) {
 		/* So that no power loss brings the segment back, and with it
 		** the records retention removed (as after a merge). */
 		int r = io_fsync(t->dirfd);
+		topic_dir_release(t);
 		if (r < 0)
 			log_warn("topic %s: directory sync after retention removed segment %020" PRIu64
 				 " failed: %s; a power loss may bring it back until the next pass",

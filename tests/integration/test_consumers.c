@@ -630,6 +630,21 @@ Test(consumers, whole_records_per_read_long_record_in_pieces)
 }
 
 /*
+** Records longer than dd's 8-byte reads, appended in one write(): each
+** comes out whole, in pieces, once. The second one's rest came from the
+** record after it, and it went out twice (found by a soak). cat makes the
+** one write() (the shell's printf may write line by line).
+*/
+Test(consumers, long_records_of_one_write_in_pieces)
+{
+	make_topic("t");
+	H_SH_OK("printf 'aaaaaaaaaa\\nbbbbbbbbbb\\ncccc\\n' > $WORK/in && cat $WORK/in >> $MNT/t/log");
+	H_SH_OK("dd if=$MNT/t/consumers/c bs=8 status=none > $WORK/got &&"
+		" printf 'aaaaaaaaaa\\nbbbbbbbbbb\\ncccc\\n' | cmp - $WORK/got");
+	cr_assert_eq(xattr_pos("t/consumers/c"), 3);
+}
+
+/*
 ** A read() of 1 MiB into a buffer 4 bytes past a page boundary: the kernel
 ** asks for it in two requests, the second (4 bytes) only when the first
 ** came back full. With records of 12 bytes the first filled exactly, and

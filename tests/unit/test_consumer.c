@@ -29,6 +29,44 @@ static void append_numbered(topic *t, int from, int to)
 	}
 }
 
+/*
+** Records longer than the read, one after the other in one batch: each is
+** handed out in pieces, whole, once. The second one's rest came from the
+** record after it (a 8-byte read of "aaaaaaaaaa\nbbbbbbbbbb\ncccc\n"
+** appended at once gave "bbbbbbbb", then "ccc"), and the position stayed
+** on it, so it went out again. Found by a soak.
+*/
+Test(consumer, long_records_of_one_batch_in_pieces)
+{
+	static const char want[] = "aaaaaaaaaa\nbbbbbbbbbb\ncccc\ndddddddddddddddddddd\ne\n";
+	cfg d;
+	char buf[64];
+	tu_buf got = {0};
+
+	tu_cfg_plain(&d, 4096);
+	store *s = tu_open(&d);
+	topic *t = tu_create(s, "q");
+	tu_append(t, want, sizeof want - 1, 0); /* one batch of 5 records */
+	for (size_t len = 1; len <= 12; len++) {
+		consumer *c;
+		ssize_t n;
+		char name[16];
+		snprintf(name, sizeof name, "r%zu", len);
+		cr_assert_eq(consumer_open(t, name, 1, &c), 0);
+		got.len = 0;
+		while ((n = consumer_read(c, buf, len, 0)) > 0)
+			tu_buf_add(&got, buf, (size_t)n);
+		cr_assert_eq(n, 0, "read %zd", n);
+		tu_assert_bytes("reads of len bytes", got.p, got.len, want, sizeof want - 1);
+		cr_assert_eq(consumer_offset(c), 5, "reads of %zu bytes: position %" PRIu64, len,
+			     consumer_offset(c));
+		consumer_close(c);
+	}
+	tu_buf_free(&got);
+	topic_unref(t);
+	tu_close(s);
+}
+
 Test(consumer, whole_records_and_position)
 {
 	cfg d;
