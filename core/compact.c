@@ -490,6 +490,12 @@ static int rewrite_segments(topic *t, seg **v, size_t n, const struct keep *k, c
 			size_t len;
 
 			batches_in++;
+			/* A deletion waits for this rewrite (it holds dir_lock):
+			** it ends at the next batch, not at the segment's end. */
+			if (topic_deleted(t)) {
+				rc = -ENOENT; /* as "no longer listed" (rewrite_failed) */
+				break;
+			}
 			rec_iter_init(&ri, bp, &b);
 			for (;;) {
 				uint64_t off = ri.offset, pos = ri.bytepos;
