@@ -81,10 +81,12 @@ struct topic {
 	pthread_mutex_t append_mu;
 	pthread_mutex_t mu;
 	pthread_mutex_t seal_mu; /* one topic_finish_seals at a time */
-	/* Held for reading by whatever makes files in dirfd outside
-	** append_mu (seals, rewrites, consumer positions; topic_dir_hold),
-	** and for writing by store_topic_delete once the topic is marked
-	** deleted: the directory it then removes gets no new file. A
+	/* Held for reading by whatever uses dirfd outside append_mu (seals,
+	** rewrites, consumer positions, segment removals, directory syncs;
+	** topic_dir_hold), and for writing by store_topic_delete once the
+	** topic is marked deleted: the directory it then removes gets no new
+	** file, and a release (topic_release_files, which puts /dev/null in
+	** dirfd) comes after every such use. A
 	** reader may hold it twice (a rewrite removes merged files): the
 	** default kind prefers readers, so a waiting writer blocks none. */
 	pthread_rwlock_t dir_lock;
